@@ -1,0 +1,215 @@
+"""Typed run configuration, YAML presets and validation of every parameter.
+
+Every number the method uses lives here or in a preset file (``benchmark/presets``),
+so a run's whole behaviour is its resolved :class:`RunConfig`, which is logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import ConfigError
+
+PRESETS_PACKAGE = "benchmark.presets"
+DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist")
+# Datasets read from files under `data_dir` (the rest ship inside a Python package).
+FILE_BACKED_DATASETS = ("mnist", "fashion-mnist")
+PRUNE_ORDERS = ("last", "kl")
+POSTERIORS = ("logvar", "softmax")
+DEVICES = ("auto", "cpu", "cuda")
+FID_BACKENDS = ("domain", "inception")
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run needs; defaults follow the `paper` preset."""
+
+    dataset: str = "mnist5k"
+    preset: str = "quick"
+    seed: int = 1
+    data_dir: str = ""
+    device: str = "auto"
+    # Optimisation (paper: Adam with amsgrad, lr 1e-3, batch 64, 200 epochs).
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    amsgrad: bool = True
+    # Model (paper: MLP 784-400-400 for MNIST, log-variance head is our default).
+    hidden_dim: int = 400
+    posterior: str = "logvar"
+    initial_latent_dim: int = 64
+    # Controller (paper defaults; see benchmark.adaptive).
+    adaptive: bool = True
+    prune_order: str = "last"
+    patience: int = 5
+    coarse_step: int = 5
+    fine_step: int = 1
+    switch_window: int = 20
+    slope_window: int = 19
+    # Signals (paper: 100 images for FID, 1,000 for the silhouette score).
+    fid_backend: str = "domain"
+    fid_samples: int = 100
+    silhouette_samples: int = 1000
+    # Final test evaluation: FID over this many test images (all if fewer).
+    test_fid_samples: int = 1000
+    # Split fractions; the rest is the training split.
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    # Fixed latent sizes a search trains (used by the grid search).
+    latent_sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
+
+    def to_params(self) -> dict[str, str]:
+        """Flat string form for logging as MLflow params."""
+        out: dict[str, str] = {}
+        for key, value in dataclasses.asdict(self).items():
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            out[key] = str(value)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML/JSON friendly)."""
+        return dataclasses.asdict(self)
+
+
+FIELD_TYPES: dict[str, type] = {
+    f.name: (list if f.name == "latent_sizes" else type(getattr(RunConfig(), f.name)))
+    for f in dataclasses.fields(RunConfig)
+}
+
+
+def available_presets() -> list[str]:
+    """Names of the YAML presets shipped in the package."""
+    files = resources.files(PRESETS_PACKAGE).iterdir()
+    return sorted(Path(f.name).stem for f in files if f.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """Read one preset's YAML; unknown names fail with the list of known ones."""
+    presets = available_presets()
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(presets)}")
+    text = resources.files(PRESETS_PACKAGE).joinpath(f"{name}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    unknown = set(data) - set(FIELD_TYPES)
+    if unknown:
+        raise ConfigError(f"preset {name!r} sets unknown keys {sorted(unknown)}")
+    return data
+
+
+def parse_int_list(text: str, name: str = "latent_sizes") -> list[int]:
+    """Parse "4,8,16" into [4, 8, 16]; empty items, non-integers, values < 1 and
+    duplicates are refused."""
+    items = [t.strip() for t in str(text).split(",")]
+    if not items or any(t == "" for t in items):
+        raise ConfigError(f"{name}={text!r} is malformed; expected comma-separated integers >= 1")
+    try:
+        values = [int(t) for t in items]
+    except ValueError:
+        raise ConfigError(
+            f"{name}={text!r} is malformed; expected comma-separated integers >= 1"
+        ) from None
+    if any(v < 1 for v in values):
+        raise ConfigError(f"{name}={text!r} has a size below 1; every size must be >= 1")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{name}={text!r} has duplicates; each size may appear once")
+    return values
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a CLI/YAML value into the field's type, with a one-line error."""
+    kind = FIELD_TYPES[name]
+    if kind is list:
+        if isinstance(value, list):
+            return parse_int_list(",".join(str(v) for v in value), name)
+        return parse_int_list(value, name)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{name}={value!r} is not a boolean; allowed: true, false")
+    if kind is int:
+        try:
+            number = float(str(value).strip())
+            if isinstance(value, bool) or not number.is_integer():
+                raise ValueError
+            return int(number)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not an integer") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}={value!r} is not a number") from None
+    return str(value)
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_min(name: str, value: float, minimum: float, what: str = "") -> None:
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small; {what or f'it must be >= {minimum}'}")
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check every field; raise :class:`ConfigError` with one line on the first problem."""
+    _check_choice("dataset", cfg.dataset, DATASETS)
+    _check_choice("prune_order", cfg.prune_order, PRUNE_ORDERS)
+    _check_choice("posterior", cfg.posterior, POSTERIORS)
+    _check_choice("device", cfg.device, DEVICES)
+    _check_choice("fid_backend", cfg.fid_backend, FID_BACKENDS)
+    _check_min("epochs", cfg.epochs, 1, "the number of epochs must be a positive integer")
+    _check_min("initial_latent_dim", cfg.initial_latent_dim, 2, "the initial latent size must be >= 2")
+    for name in ("batch_size", "hidden_dim", "patience", "coarse_step", "fine_step"):
+        _check_min(name, getattr(cfg, name), 1)
+    _check_min("switch_window", cfg.switch_window, 2, "it must be >= 2 (two halves to compare)")
+    if cfg.switch_window % 2:
+        raise ConfigError(f"switch_window={cfg.switch_window} must be even (two equal halves)")
+    _check_min("slope_window", cfg.slope_window, 2, "a slope needs at least 2 points")
+    _check_min("fid_samples", cfg.fid_samples, 2, "a covariance needs at least 2 samples")
+    _check_min("test_fid_samples", cfg.test_fid_samples, 2, "a covariance needs >= 2 samples")
+    _check_min("silhouette_samples", cfg.silhouette_samples, 10, "it must be >= 10")
+    if not 0 < cfg.lr < 10:
+        raise ConfigError(f"lr={cfg.lr} is out of range; expected 0 < lr < 10")
+    for name in ("val_fraction", "test_fraction"):
+        if not 0 < getattr(cfg, name) < 0.5:
+            raise ConfigError(f"{name}={getattr(cfg, name)} is out of range; expected 0 < x < 0.5")
+    if cfg.dataset in FILE_BACKED_DATASETS:
+        if not cfg.data_dir:
+            raise ConfigError(f"dataset {cfg.dataset!r} is read from files: set data_dir")
+        if not Path(cfg.data_dir).is_dir():
+            raise ConfigError(
+                f"data_dir {cfg.data_dir!r} does not exist; dataset {cfg.dataset!r} needs a folder "
+                "in torchvision's layout"
+            )
+    return cfg
+
+
+def resolve_config(preset: str = "quick", overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Preset values, then explicit overrides; empty-string overrides mean "use the preset".
+
+    Raises :class:`ConfigError` for unknown presets, unknown keys and bad values.
+    """
+    values: dict[str, Any] = dict(load_preset(preset))
+    for key, value in (overrides or {}).items():
+        if key not in FIELD_TYPES or key == "preset":
+            allowed = ", ".join(k for k in FIELD_TYPES if k != "preset")
+            raise ConfigError(f"unknown parameter {key!r}; allowed: {allowed}")
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            continue
+        values[key] = value
+    coerced = {key: _coerce(key, value) for key, value in values.items()}
+    return validate(RunConfig(preset=preset, **coerced))

@@ -1,0 +1,100 @@
+"""One training as one tracked MLflow run: data, features, training, the common test
+evaluation, and everything logged. Used by the adaptive entry point and by every
+trial of a search, so all methods are trained and measured the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from benchmark import tracking
+from benchmark.config import RunConfig
+from benchmark.data import DatasetSplits, load_dataset
+from benchmark.device import resolve_device
+from benchmark.evaluate import evaluate
+from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
+from benchmark.signals import image_grids
+from benchmark.train import EpochRecord, TrainResult, train
+
+
+@dataclass
+class Prepared:
+    """Data on the device and its feature extractor, reusable across runs."""
+
+    data: DatasetSplits
+    extractor: FeatureExtractor
+    device: torch.device
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Resolve the device, load the dataset onto it and build the FID feature extractor.
+
+    Everything that can fail on bad input happens here, before any run is created."""
+    device = resolve_device(cfg.device)
+    data = load_dataset(cfg).to(device)
+    extractor = make_feature_extractor(
+        cfg.fid_backend, data.name, data.train.x, data.train.y, data.n_classes
+    )
+    return Prepared(data, extractor, device)
+
+
+@dataclass
+class RunOutcome:
+    """What a tracked training produced."""
+
+    run_id: str
+    result: TrainResult
+    test_metrics: dict[str, float]
+    wall_clock_s: float
+
+
+def run_training(
+    cfg: RunConfig,
+    prepared: Prepared,
+    method: str,
+    latent_dim: int | None = None,
+    nested: bool = False,
+    run_name: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    progress: bool = True,
+) -> RunOutcome:
+    """Train (adaptive when ``method == "adaptive"``, else fixed at ``latent_dim``),
+    evaluate on the test split and log it all to one MLflow run.
+
+    ``on_epoch`` is called after each epoch is logged (a search's pruner hooks in here).
+    """
+    start = time.perf_counter()
+    adaptive = method == "adaptive"
+    data = prepared.data
+    with tracking.tracked_run(cfg, method, prepared.device.type, nested=nested,
+                              run_name=run_name, extra_tags=extra_tags) as run:
+        tracking.mlflow.log_params({
+            "data.train_size": len(data.train), "data.val_size": len(data.val),
+            "data.test_size": len(data.test),
+            "data.image_shape": "x".join(str(s) for s in data.image_shape),
+            "fid.val_samples": min(cfg.fid_samples, len(data.val)),
+            "fid.feature_extractor": prepared.extractor.name,
+        })
+
+        def epoch_hook(record: EpochRecord) -> None:
+            tracking.log_epoch(record)
+            if on_epoch is not None:
+                on_epoch(record)
+
+        result = train(cfg, data, prepared.extractor, prepared.device, latent_dim=latent_dim,
+                       adaptive=adaptive, on_epoch=epoch_hook, progress=progress)
+        metrics = evaluate(result.model, data.test, prepared.extractor, cfg.test_fid_samples,
+                           cfg.silhouette_samples)
+        tracking.log_history(result.history)
+        pairs, samples = image_grids(result.model, data.test.x)
+        tracking.log_image_grids(pairs, samples)
+        tracking.log_model(result.model)
+        if result.stopped_epoch is not None:
+            tracking.mlflow.set_tag("benchmark.stopped_epoch", str(result.stopped_epoch))
+        wall = time.perf_counter() - start
+        tracking.log_metrics(metrics | {"train_time_s": result.train_time_s, "wall_clock_s": wall})
+        return RunOutcome(run.info.run_id, result, metrics, wall)

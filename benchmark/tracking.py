@@ -1,0 +1,148 @@
+"""The only module that talks to MLflow: runs, tags, params, metrics, artifacts, models.
+
+Naming follows shared/CONTRACT.md. Entry points started by ``mlflow run`` already have
+a run (``MLFLOW_RUN_ID``); :func:`tracked_run` attaches to it, and child runs are
+nested. The experiment is never chosen here (``mlflow run --experiment-name`` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+from torchvision.utils import make_grid, save_image
+
+from benchmark.config import RunConfig
+from benchmark.models import MLPVAE, ModelConfig, model_from_config
+from benchmark.train import EpochRecord, history_table
+
+TAG_PREFIX = "benchmark."
+FAILURE_TAG = "benchmark.failure_reason"
+METHODS = ("adaptive", "gridsearch", "fixed", "report")
+MODEL_STATE_FILE = "model/state_dict.pt"
+MODEL_CONFIG_FILE = "model/model_config.json"
+# MLflow caps tag values; a reason longer than this is cut.
+MAX_TAG_CHARS = 4000
+
+
+def run_tags(cfg: RunConfig, method: str, device: str) -> dict[str, str]:
+    """The ``benchmark.*`` tags every run carries."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}")
+    return {
+        "benchmark.method": method,
+        "benchmark.dataset": cfg.dataset,
+        "benchmark.seed": str(cfg.seed),
+        "benchmark.preset": cfg.preset,
+        "benchmark.fid_backend": cfg.fid_backend,
+        "benchmark.device": device,
+    }
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(str(text).split())
+    return line[:MAX_TAG_CHARS]
+
+
+@contextlib.contextmanager
+def tracked_run(
+    cfg: RunConfig, method: str, device: str, nested: bool = False, run_name: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """Start (or attach to) a run with tags, the resolved config as ``config.*`` params
+    and as ``config.yaml``, and system metrics. An exception ends it FAILED with the
+    reason in the ``benchmark.failure_reason`` tag, then propagates."""
+    with mlflow.start_run(nested=nested, run_name=run_name, log_system_metrics=True) as run:
+        try:
+            tags = run_tags(cfg, method, device) | (extra_tags or {})
+            mlflow.set_tags(tags)
+            # Prefixed: `mlflow run` has already logged the raw entry-point parameters
+            # (empty strings for "preset default"), and MLflow forbids changing a param.
+            mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
+            mlflow.log_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "config.yaml")
+            yield run
+        except BaseException as exc:
+            mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
+            mlflow.end_run("FAILED")
+            raise
+
+
+def mark_run_failed(run_id: str, reason: str) -> None:
+    """End an existing run FAILED with the reason as a tag (for errors raised before
+    :func:`tracked_run` could attach to the run that ``mlflow run`` created)."""
+    client = MlflowClient()
+    client.set_tag(run_id, FAILURE_TAG, _one_line(reason))
+    client.set_terminated(run_id, "FAILED")
+
+
+def log_epoch(record: EpochRecord) -> None:
+    """Per-epoch metrics with step = epoch."""
+    mlflow.log_metrics(record.metrics(), step=record.epoch)
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Final (step-less) metrics."""
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+
+def log_history(history: list[EpochRecord], name: str = "history.csv") -> None:
+    """The per-epoch history (decisions and removed dims included) as CSV."""
+    buf = io.StringIO()
+    pd.DataFrame(history_table(history)).to_csv(buf, index=False)
+    mlflow.log_text(buf.getvalue(), name)
+
+
+def log_image_grids(reconstruction_pairs: torch.Tensor, samples: torch.Tensor) -> None:
+    """PNG grids: ``images/reconstructions.png`` (rows of originals over reconstructions)
+    and ``images/prior_samples.png``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, images, nrow in (
+            ("reconstructions.png", reconstruction_pairs, reconstruction_pairs.shape[0] // 2),
+            ("prior_samples.png", samples, 8),
+        ):
+            path = Path(tmp) / name
+            save_image(make_grid(images.cpu(), nrow=nrow, padding=1, pad_value=1.0), path)
+            mlflow.log_artifact(str(path), "images")
+
+
+def log_model(model: MLPVAE) -> None:
+    """The final model as a state dict plus its config (rebuild with :func:`load_model`).
+
+    A state dict, not ``mlflow.pytorch.log_model``: the latent size changes during a
+    run, so the config that rebuilds the module must travel with the weights."""
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state_dict.pt"
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, state)
+        mlflow.log_artifact(str(state), "model")
+    mlflow.log_text(json.dumps(model.config.to_dict(), indent=2), MODEL_CONFIG_FILE)
+
+
+def load_model(run_id: str, device: str | torch.device = "cpu") -> MLPVAE:
+    """Load the final model of a run logged by :func:`log_model`.
+
+    >>> model = load_model("0123abcd...")          # doctest: +SKIP
+    >>> images = torch.sigmoid(model.decode(torch.randn(16, model.latent_dim)))
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model",
+                                                    dst_path=tmp)
+        config = ModelConfig.from_dict(json.loads((Path(local) / "model_config.json").read_text()))
+        model = model_from_config(config)
+        state = torch.load(Path(local) / "state_dict.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def env_run_id() -> str | None:
+    """The run that ``mlflow run`` created for this entry point, if any."""
+    return os.environ.get("MLFLOW_RUN_ID") or None

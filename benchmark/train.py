@@ -1,0 +1,215 @@
+"""The epoch loop: train, measure the validation signals, ask the controller, cut.
+
+Callers get each epoch's :class:`EpochRecord` through ``on_epoch`` (tracking, Optuna
+pruning); the loop itself knows nothing of MLflow or Optuna.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
+from benchmark.config import RunConfig
+from benchmark.data import DatasetSplits
+from benchmark.errors import TrainingDivergedError
+from benchmark.metrics.clustering import silhouette
+from benchmark.metrics.features import FeatureExtractor
+from benchmark.models import MLPVAE, build_model, negative_elbo
+from benchmark.signals import fid_terms, loss_terms, posterior_samples, seeded_generator
+from benchmark.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
+
+# Offsets from the run seed for the independent random streams of a run.
+SHUFFLE_SEED_OFFSET = 1
+VALIDATION_SEED_OFFSET = 2
+
+
+@dataclass
+class EpochRecord:
+    """One epoch: what was trained (at ``latent_dim``), measured and decided."""
+
+    epoch: int
+    latent_dim: int
+    train_loss: float
+    val_recon_loss: float
+    val_fid: float
+    val_fid_recon: float
+    val_silhouette: float
+    epoch_time_s: float
+    train_epoch_time_s: float
+    val_time_s: float
+    phase: str = "fixed"
+    decision: str = "none"
+    removed_dims: str = ""
+
+    def metrics(self) -> dict[str, float]:
+        """The numeric per-epoch metrics (MLflow step = epoch)."""
+        skip = {"epoch", "phase", "decision", "removed_dims"}
+        return {k: float(v) for k, v in asdict(self).items() if k not in skip}
+
+
+@dataclass
+class TrainResult:
+    """The trained model and how it got there."""
+
+    model: MLPVAE
+    history: list[EpochRecord] = field(default_factory=list)
+    train_time_s: float = 0.0
+    stopped_epoch: int | None = None
+
+    @property
+    def final_latent_dim(self) -> int:
+        return self.model.latent_dim
+
+
+class ValidationProbe:
+    """Fixed validation material for one run: the FID reference sample and its features,
+    the prior noise, the silhouette subset, and a reseeded generator per measurement,
+    so that two epochs differ only because the model changed."""
+
+    def __init__(self, cfg: RunConfig, data: DatasetSplits, extractor: FeatureExtractor,
+                 device: torch.device) -> None:
+        self.cfg = cfg
+        self.extractor = extractor
+        self.device = device
+        val = data.val
+        pick = torch.Generator().manual_seed(cfg.seed + VALIDATION_SEED_OFFSET)
+        order = torch.randperm(len(val), generator=pick).to(device)
+        n_fid = min(cfg.fid_samples, len(val))
+        n_sil = min(cfg.silhouette_samples, len(val))
+        self.n_fid = n_fid
+        self.x = val.x
+        self.reference = val.x[order[:n_fid]]
+        self.reference_features = extractor.features(self.reference)
+        self.sil_x = val.x[order[:n_sil]]
+        self.sil_y = val.y[order[:n_sil]].cpu().numpy()
+        self.noise = torch.randn(n_fid, cfg.initial_latent_dim, generator=pick).to(device)
+
+    def measure(self, model: MLPVAE) -> Signals:
+        """The four validation signals of the model as it is now."""
+        model.eval()
+        gen = seeded_generator(self.cfg.seed + VALIDATION_SEED_OFFSET, self.device)
+        recon, _ = loss_terms(model, self.x, gen)
+        noise = self.noise
+        if model.latent_dim > noise.shape[1]:
+            extra = torch.randn(noise.shape[0], model.latent_dim - noise.shape[1],
+                                generator=torch.Generator().manual_seed(self.cfg.seed))
+            noise = torch.cat([noise, extra.to(self.device)], dim=1)
+        fid, fid_rec = fid_terms(model, self.extractor, self.reference, self.reference_features,
+                                 noise, gen)
+        codes = posterior_samples(model, self.sil_x, gen).cpu().numpy()
+        return Signals(float(recon.mean()), fid, fid_rec, silhouette(codes, self.sil_y))
+
+
+def make_optimizer(model: MLPVAE, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam (amsgrad as published) over every parameter of the model."""
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad)
+
+
+def train_one_epoch(
+    model: MLPVAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    """One pass over x in shuffled mini-batches; returns the mean per-image loss."""
+    model.train()
+    order = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    total = torch.zeros((), device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[order[start : start + batch_size]]
+        logits, mu, logvar, _ = model(xb)
+        loss = negative_elbo(logits, xb, mu, logvar)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        # accumulate on the device: no host sync per batch
+        total += loss.detach() * xb.shape[0]
+    return float(total) / x.shape[0]
+
+
+def _apply_decision(decision: Decision, model: MLPVAE, optimizer: torch.optim.Optimizer,
+                    cfg: RunConfig, val_x: torch.Tensor) -> list[int]:
+    if decision.action != "cut":
+        return []
+    mean_kl = mean_kl_per_dim(model, val_x) if cfg.prune_order == "kl" else None
+    remove = dims_to_remove(cfg.prune_order, decision.k, model.latent_dim, mean_kl)
+    remove_latent_dims(model, optimizer, remove)
+    return remove
+
+
+def train(
+    cfg: RunConfig,
+    data: DatasetSplits,
+    extractor: FeatureExtractor,
+    device: torch.device,
+    latent_dim: int | None = None,
+    adaptive: bool | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train one VAE on ``data`` (already on ``device``).
+
+    ``adaptive`` (default ``cfg.adaptive``) runs the ALD-VAE controller from
+    ``cfg.initial_latent_dim``; otherwise the model trains at the fixed ``latent_dim``
+    with the same loop, schedule and validation signals. ``train_time_s`` counts the
+    epochs (training and validation signals), not the time spent in ``on_epoch``.
+    """
+    adaptive = cfg.adaptive if adaptive is None else adaptive
+    n_z = cfg.initial_latent_dim if adaptive else (latent_dim or cfg.initial_latent_dim)
+    torch.manual_seed(cfg.seed)
+    model = build_model(data.image_shape, n_z, cfg.hidden_dim, cfg.posterior).to(device)
+    optimizer = make_optimizer(model, cfg)
+    controller = AldController(ControllerConfig(
+        n_z, cfg.patience, cfg.coarse_step, cfg.fine_step, cfg.switch_window, cfg.slope_window,
+    )) if adaptive else None
+    probe = ValidationProbe(cfg, data, extractor, device)
+    shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
+    result = TrainResult(model)
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"{data.name}", unit="epoch", disable=not progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        trained_dim = model.latent_dim
+        train_loss = train_one_epoch(model, optimizer, data.train.x, cfg.batch_size, shuffle)
+        t1 = time.perf_counter()
+        if not math.isfinite(train_loss):
+            raise TrainingDivergedError(
+                f"training produced a non-finite loss at epoch {epoch} (n_z={trained_dim}); "
+                "lower lr or check the data"
+            )
+        signals = probe.measure(model)
+        t2 = time.perf_counter()
+        decision = Decision("none", 0, "fixed")
+        removed: list[int] = []
+        # No decision after the last epoch: no training would follow a cut.
+        if controller is not None and epoch < cfg.epochs:
+            decision = controller.observe(epoch, signals)
+            removed = _apply_decision(decision, model, optimizer, cfg, data.val.x)
+        elif controller is not None:
+            decision = Decision("none", 0, controller.phase, "last epoch")
+        if decision.action == "stop":
+            result.stopped_epoch = epoch
+        record = EpochRecord(
+            epoch=epoch, latent_dim=trained_dim, train_loss=train_loss,
+            val_recon_loss=signals.recon_loss, val_fid=signals.fid,
+            val_fid_recon=signals.fid_recon, val_silhouette=signals.silhouette,
+            epoch_time_s=time.perf_counter() - t0, train_epoch_time_s=t1 - t0,
+            val_time_s=t2 - t1, phase=decision.phase, decision=decision.action,
+            removed_dims=" ".join(str(j) for j in removed),
+        )
+        result.train_time_s += record.epoch_time_s
+        result.history.append(record)
+        bar.set_postfix(n_z=trained_dim, loss=f"{train_loss:.1f}",
+                        val_recon=f"{signals.recon_loss:.1f}", refresh=False)
+        if on_epoch is not None:
+            on_epoch(record)
+    bar.close()
+    return result
+
+
+def history_table(history: list[EpochRecord]) -> list[dict]:
+    """Rows for a CSV of the per-epoch history."""
+    return [asdict(r) for r in history]

@@ -1,0 +1,1 @@
+"""Thin entry points that MLproject calls: parse parameters, call the library."""
