@@ -129,4 +129,3 @@ class AldController:
         self.latent_dim -= k
         self.last_change_epoch = epoch
         return Decision("cut", k, self.phase, f"{self.phase} step")
-

@@ -172,7 +172,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_choice("device", cfg.device, DEVICES)
     _check_choice("fid_backend", cfg.fid_backend, FID_BACKENDS)
     _check_min("epochs", cfg.epochs, 1, "the number of epochs must be a positive integer")
-    _check_min("initial_latent_dim", cfg.initial_latent_dim, 2, "the initial latent size must be >= 2")
+    _check_min(
+        "initial_latent_dim", cfg.initial_latent_dim, 2, "the initial latent size must be >= 2"
+    )
     for name in ("batch_size", "hidden_dim", "patience", "coarse_step", "fine_step"):
         _check_min(name, getattr(cfg, name), 1)
     _check_min("switch_window", cfg.switch_window, 2, "it must be >= 2 (two halves to compare)")

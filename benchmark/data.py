@@ -49,7 +49,10 @@ class DatasetSplits:
 
     def to(self, device: torch.device | str) -> DatasetSplits:
         return DatasetSplits(
-            self.name, self.train.to(device), self.val.to(device), self.test.to(device),
+            self.name,
+            self.train.to(device),
+            self.val.to(device),
+            self.test.to(device),
             self.n_classes,
         )
 
@@ -62,13 +65,9 @@ def _stratified_three_way(
 ) -> tuple[np.ndarray, ...]:
     """Stratified train/val/test index split that depends only on the labels and the seed."""
     idx = np.arange(len(y))
-    rest, test = train_test_split(
-        idx, test_size=test_fraction, stratify=y, random_state=seed
-    )
+    rest, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
     val_share = val_fraction / (1.0 - test_fraction)
-    train, val = train_test_split(
-        rest, test_size=val_share, stratify=y[rest], random_state=seed
-    )
+    train, val = train_test_split(rest, test_size=val_share, stratify=y[rest], random_state=seed)
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -79,7 +78,10 @@ def _to_split(x: np.ndarray, y: np.ndarray) -> Split:
 def _from_arrays(name: str, x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> DatasetSplits:
     tr, va, te = _stratified_three_way(x, y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     return DatasetSplits(
-        name, _to_split(x[tr], y[tr]), _to_split(x[va], y[va]), _to_split(x[te], y[te]),
+        name,
+        _to_split(x[tr], y[tr]),
+        _to_split(x[va], y[va]),
+        _to_split(x[te], y[te]),
         int(len(np.unique(y))),
     )
 
@@ -127,8 +129,11 @@ def _load_torchvision_mnist_like(name: str, folder: str, cls_name: str, cfg: Run
     tr, va = np.sort(tr), np.sort(va)
     x_te = test.data.numpy().astype(np.float32)[:, None] / 255.0
     return DatasetSplits(
-        name, _to_split(x_tr[tr], y_tr[tr]), _to_split(x_tr[va], y_tr[va]),
-        _to_split(x_te, test.targets.numpy().astype(np.int64)), int(len(np.unique(y_tr))),
+        name,
+        _to_split(x_tr[tr], y_tr[tr]),
+        _to_split(x_tr[va], y_tr[va]),
+        _to_split(x_te, test.targets.numpy().astype(np.int64)),
+        int(len(np.unique(y_tr))),
     )
 
 

@@ -13,7 +13,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("device=cuda asked for, but no CUDA GPU is available; use auto or cpu")
+            raise ConfigError(
+                "device=cuda asked for, but no CUDA GPU is available; use auto or cpu"
+            )
         return torch.device("cuda")
     if name == "cpu":
         return torch.device("cpu")

@@ -20,7 +20,10 @@ TEST_SEED = 12345
 
 
 def evaluate(
-    model: MLPVAE, test: Split, extractor: FeatureExtractor, fid_samples: int,
+    model: MLPVAE,
+    test: Split,
+    extractor: FeatureExtractor,
+    fid_samples: int,
     silhouette_samples: int,
 ) -> dict[str, float]:
     """The ``test_*`` metrics of CONTRACT.md, plus ``final_latent_dim`` and the FID

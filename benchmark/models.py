@@ -129,8 +129,12 @@ def negative_elbo(
     return (recon_loss_per_image(logits, x) + beta * kl_per_dim(mu, logvar).sum(dim=1)).mean()
 
 
-def build_model(image_shape: tuple[int, int, int], latent_dim: int, hidden_dim: int = 400,
-                posterior: str = "logvar") -> MLPVAE:
+def build_model(
+    image_shape: tuple[int, int, int],
+    latent_dim: int,
+    hidden_dim: int = 400,
+    posterior: str = "logvar",
+) -> MLPVAE:
     """The model for a dataset's image shape."""
     return MLPVAE(ModelConfig(tuple(image_shape), latent_dim, hidden_dim, posterior))
 

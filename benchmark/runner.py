@@ -70,31 +70,49 @@ def run_training(
     start = time.perf_counter()
     adaptive = method == "adaptive"
     data = prepared.data
-    with tracking.tracked_run(cfg, method, prepared.device.type, nested=nested,
-                              run_name=run_name, extra_tags=extra_tags) as run:
-        tracking.mlflow.log_params({
-            "data.train_size": len(data.train), "data.val_size": len(data.val),
+    with tracking.tracked_run(
+        cfg, method, prepared.device.type, nested=nested, run_name=run_name, extra_tags=extra_tags
+    ) as run:
+        params: dict[str, object] = {
+            "data.train_size": len(data.train),
+            "data.val_size": len(data.val),
             "data.test_size": len(data.test),
             "data.image_shape": "x".join(str(s) for s in data.image_shape),
             "fid.val_samples": min(cfg.fid_samples, len(data.val)),
             "fid.feature_extractor": prepared.extractor.name,
-        })
+        }
+        if not adaptive:
+            params["fixed_latent_dim"] = latent_dim
+        tracking.log_params(params)
 
         def epoch_hook(record: EpochRecord) -> None:
             tracking.log_epoch(record)
             if on_epoch is not None:
                 on_epoch(record)
 
-        result = train(cfg, data, prepared.extractor, prepared.device, latent_dim=latent_dim,
-                       adaptive=adaptive, on_epoch=epoch_hook, progress=progress)
-        metrics = evaluate(result.model, data.test, prepared.extractor, cfg.test_fid_samples,
-                           cfg.silhouette_samples)
+        result = train(
+            cfg,
+            data,
+            prepared.extractor,
+            prepared.device,
+            latent_dim=latent_dim,
+            adaptive=adaptive,
+            on_epoch=epoch_hook,
+            progress=progress,
+        )
+        metrics = evaluate(
+            result.model,
+            data.test,
+            prepared.extractor,
+            cfg.test_fid_samples,
+            cfg.silhouette_samples,
+        )
         tracking.log_history(result.history)
         pairs, samples = image_grids(result.model, data.test.x)
         tracking.log_image_grids(pairs, samples)
         tracking.log_model(result.model)
         if result.stopped_epoch is not None:
-            tracking.mlflow.set_tag("benchmark.stopped_epoch", str(result.stopped_epoch))
+            tracking.set_tags({"benchmark.stopped_epoch": str(result.stopped_epoch)})
         wall = time.perf_counter() - start
         tracking.log_metrics(metrics | {"train_time_s": result.train_time_s, "wall_clock_s": wall})
         return RunOutcome(run.info.run_id, result, metrics, wall)

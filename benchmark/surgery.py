@@ -15,7 +15,9 @@ from torch import nn
 from benchmark.models import MLPVAE, kl_per_dim
 
 
-def dims_to_remove(order: str, k: int, latent_dim: int, mean_kl: torch.Tensor | None = None) -> list[int]:
+def dims_to_remove(
+    order: str, k: int, latent_dim: int, mean_kl: torch.Tensor | None = None
+) -> list[int]:
     """Indices of the k dimensions to cut.
 
     ``last``: the highest indices (the paper). ``kl``: the k dimensions with the

@@ -56,7 +56,11 @@ def _one_line(text: str) -> str:
 
 @contextlib.contextmanager
 def tracked_run(
-    cfg: RunConfig, method: str, device: str, nested: bool = False, run_name: str | None = None,
+    cfg: RunConfig,
+    method: str,
+    device: str,
+    nested: bool = False,
+    run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Start (or attach to) a run with tags, the resolved config as ``config.*`` params
@@ -88,6 +92,16 @@ def mark_run_failed(run_id: str, reason: str) -> None:
 def log_epoch(record: EpochRecord) -> None:
     """Per-epoch metrics with step = epoch."""
     mlflow.log_metrics(record.metrics(), step=record.epoch)
+
+
+def log_params(params: dict[str, object]) -> None:
+    """Extra params of the active run (values are stored as strings)."""
+    mlflow.log_params({k: str(v) for k, v in params.items()})
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    """Extra tags of the active run."""
+    mlflow.set_tags(tags)
 
 
 def log_metrics(metrics: dict[str, float]) -> None:
@@ -134,8 +148,9 @@ def load_model(run_id: str, device: str | torch.device = "cpu") -> MLPVAE:
     >>> images = torch.sigmoid(model.decode(torch.randn(16, model.latent_dim)))
     """
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model",
-                                                    dst_path=tmp)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="model", dst_path=tmp
+        )
         config = ModelConfig.from_dict(json.loads((Path(local) / "model_config.json").read_text()))
         model = model_from_config(config)
         state = torch.load(Path(local) / "state_dict.pt", map_location="cpu", weights_only=True)

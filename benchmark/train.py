@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
@@ -72,8 +73,9 @@ class ValidationProbe:
     the prior noise, the silhouette subset, and a reseeded generator per measurement,
     so that two epochs differ only because the model changed."""
 
-    def __init__(self, cfg: RunConfig, data: DatasetSplits, extractor: FeatureExtractor,
-                 device: torch.device) -> None:
+    def __init__(
+        self, cfg: RunConfig, data: DatasetSplits, extractor: FeatureExtractor, device: torch.device
+    ) -> None:
         self.cfg = cfg
         self.extractor = extractor
         self.device = device
@@ -92,16 +94,27 @@ class ValidationProbe:
 
     def measure(self, model: MLPVAE) -> Signals:
         """The four validation signals of the model as it is now."""
+        # Multi-threaded OpenBLAS (silhouette distances, FID's sqrtm) leaves its threads
+        # spinning into the next training epoch and slowed it by ~30% on 2 cores
+        # (scripts/bench_speed.py); these matrices are small, one BLAS thread is enough.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._measure(model)
+
+    def _measure(self, model: MLPVAE) -> Signals:
         model.eval()
         gen = seeded_generator(self.cfg.seed + VALIDATION_SEED_OFFSET, self.device)
         recon, _ = loss_terms(model, self.x, gen)
         noise = self.noise
         if model.latent_dim > noise.shape[1]:
-            extra = torch.randn(noise.shape[0], model.latent_dim - noise.shape[1],
-                                generator=torch.Generator().manual_seed(self.cfg.seed))
+            extra = torch.randn(
+                noise.shape[0],
+                model.latent_dim - noise.shape[1],
+                generator=torch.Generator().manual_seed(self.cfg.seed),
+            )
             noise = torch.cat([noise, extra.to(self.device)], dim=1)
-        fid, fid_rec = fid_terms(model, self.extractor, self.reference, self.reference_features,
-                                 noise, gen)
+        fid, fid_rec = fid_terms(
+            model, self.extractor, self.reference, self.reference_features, noise, gen
+        )
         codes = posterior_samples(model, self.sil_x, gen).cpu().numpy()
         return Signals(float(recon.mean()), fid, fid_rec, silhouette(codes, self.sil_y))
 
@@ -112,7 +125,10 @@ def make_optimizer(model: MLPVAE, cfg: RunConfig) -> torch.optim.Optimizer:
 
 
 def train_one_epoch(
-    model: MLPVAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, batch_size: int,
+    model: MLPVAE,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    batch_size: int,
     generator: torch.Generator,
 ) -> float:
     """One pass over x in shuffled mini-batches; returns the mean per-image loss."""
@@ -131,8 +147,13 @@ def train_one_epoch(
     return float(total) / x.shape[0]
 
 
-def _apply_decision(decision: Decision, model: MLPVAE, optimizer: torch.optim.Optimizer,
-                    cfg: RunConfig, val_x: torch.Tensor) -> list[int]:
+def _apply_decision(
+    decision: Decision,
+    model: MLPVAE,
+    optimizer: torch.optim.Optimizer,
+    cfg: RunConfig,
+    val_x: torch.Tensor,
+) -> list[int]:
     if decision.action != "cut":
         return []
     mean_kl = mean_kl_per_dim(model, val_x) if cfg.prune_order == "kl" else None
@@ -163,9 +184,20 @@ def train(
     torch.manual_seed(cfg.seed)
     model = build_model(data.image_shape, n_z, cfg.hidden_dim, cfg.posterior).to(device)
     optimizer = make_optimizer(model, cfg)
-    controller = AldController(ControllerConfig(
-        n_z, cfg.patience, cfg.coarse_step, cfg.fine_step, cfg.switch_window, cfg.slope_window,
-    )) if adaptive else None
+    controller = (
+        AldController(
+            ControllerConfig(
+                n_z,
+                cfg.patience,
+                cfg.coarse_step,
+                cfg.fine_step,
+                cfg.switch_window,
+                cfg.slope_window,
+            )
+        )
+        if adaptive
+        else None
+    )
     probe = ValidationProbe(cfg, data, extractor, device)
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
@@ -193,17 +225,28 @@ def train(
         if decision.action == "stop":
             result.stopped_epoch = epoch
         record = EpochRecord(
-            epoch=epoch, latent_dim=trained_dim, train_loss=train_loss,
-            val_recon_loss=signals.recon_loss, val_fid=signals.fid,
-            val_fid_recon=signals.fid_recon, val_silhouette=signals.silhouette,
-            epoch_time_s=time.perf_counter() - t0, train_epoch_time_s=t1 - t0,
-            val_time_s=t2 - t1, phase=decision.phase, decision=decision.action,
+            epoch=epoch,
+            latent_dim=trained_dim,
+            train_loss=train_loss,
+            val_recon_loss=signals.recon_loss,
+            val_fid=signals.fid,
+            val_fid_recon=signals.fid_recon,
+            val_silhouette=signals.silhouette,
+            epoch_time_s=time.perf_counter() - t0,
+            train_epoch_time_s=t1 - t0,
+            val_time_s=t2 - t1,
+            phase=decision.phase,
+            decision=decision.action,
             removed_dims=" ".join(str(j) for j in removed),
         )
         result.train_time_s += record.epoch_time_s
         result.history.append(record)
-        bar.set_postfix(n_z=trained_dim, loss=f"{train_loss:.1f}",
-                        val_recon=f"{signals.recon_loss:.1f}", refresh=False)
+        bar.set_postfix(
+            n_z=trained_dim,
+            loss=f"{train_loss:.1f}",
+            val_recon=f"{signals.recon_loss:.1f}",
+            refresh=False,
+        )
         if on_epoch is not None:
             on_epoch(record)
     bar.close()

@@ -9,8 +9,16 @@ from benchmark.runner import prepare, run_training
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = (
-    "dataset", "preset", "epochs", "initial_latent_dim", "prune_order", "seed", "device",
-    "fid_backend", "data_dir", "posterior",
+    "dataset",
+    "preset",
+    "epochs",
+    "initial_latent_dim",
+    "prune_order",
+    "seed",
+    "device",
+    "fid_backend",
+    "data_dir",
+    "posterior",
 )
 
 

@@ -50,11 +50,16 @@ class DomainCNN(nn.Module):
     def __init__(self, channels: int, n_classes: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-            nn.Linear(256, DOMAIN_FEATURE_DIM), nn.ReLU(),
+            nn.Conv2d(channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(256, DOMAIN_FEATURE_DIM),
+            nn.ReLU(),
         )
         self.head = nn.Linear(DOMAIN_FEATURE_DIM, n_classes)
 
@@ -142,23 +147,26 @@ class InceptionFeatures:
     DOWNLOAD_TIMEOUT_S = 30
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
-        from pytorch_fid.inception import InceptionV3
+        from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
         path = inception_weights_path()
-        previous = socket.getdefaulttimeout()
-        try:
-            # Present file: used as is. Missing: pytorch-fid downloads it when online;
-            # offline the lookup fails within the timeout instead of hanging.
-            socket.setdefaulttimeout(self.DOWNLOAD_TIMEOUT_S)
-            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-        except Exception as exc:  # noqa: BLE001 - any failure here means "no weights"
-            raise BenchmarkError(
-                f"fid_backend=inception needs the FID Inception weights: place {path.name} in "
-                f"{path.parent} (or set TORCH_HOME), or use fid_backend=domain "
-                f"({type(exc).__name__})"
-            ) from None
-        finally:
-            socket.setdefaulttimeout(previous)
+        if not path.exists():
+            # Online: fetch the file once, quietly. Offline: the lookup fails at once
+            # (or within the timeout) and the user is told where to put the file.
+            previous = socket.getdefaulttimeout()
+            try:
+                socket.setdefaulttimeout(self.DOWNLOAD_TIMEOUT_S)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(path), progress=False)
+            except Exception as exc:  # noqa: BLE001 - any failure here means "no weights"
+                raise BenchmarkError(
+                    f"fid_backend=inception needs the FID Inception weights and could not "
+                    f"download them ({type(exc).__name__}): place {path.name} in {path.parent} "
+                    "(or set TORCH_HOME), or use fid_backend=domain"
+                ) from None
+            finally:
+                socket.setdefaulttimeout(previous)
+        model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
 

@@ -1,0 +1,36 @@
+"""`mlflow run . -e fixed -P latent_dim=N`: one VAE trained from scratch at a fixed latent
+size, with the same loop, schedule and final evaluation as the adaptive run
+(a search trial, or the from-scratch retrain at the adaptive run's size)."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmark.config import parse_int_list, resolve_config
+from benchmark.errors import ConfigError
+from benchmark.runner import prepare, run_training
+from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
+from pipelines.cli import parse_params, run_entry_point
+
+PARAMETERS = tuple(p for p in ADAPTIVE_PARAMETERS if p != "prune_order") + ("latent_dim",)
+
+
+def main(argv: list[str]) -> None:
+    params = parse_params(argv, PARAMETERS)
+    if not params.get("latent_dim"):
+        raise ConfigError("latent_dim is required for a fixed-size run (an integer >= 1)")
+    (latent_dim,) = parse_int_list(params.pop("latent_dim"), "latent_dim")
+    preset = params.pop("preset", "") or "quick"
+    cfg = resolve_config(preset, params | {"adaptive": "false"})
+    outcome = run_training(cfg, prepare(cfg), "fixed", latent_dim=latent_dim)
+    m = outcome.test_metrics
+    print(
+        f"fixed run {outcome.run_id}: latent size {latent_dim}, "
+        f"test recon {m['test_recon_loss']:.2f}, test FID {m['test_fid']:.2f} "
+        f"({cfg.fid_backend}, n={int(m['test_fid_samples'])}), "
+        f"wall-clock {outcome.wall_clock_s:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry_point(main))
