@@ -56,9 +56,12 @@ class Decision:
 
 
 def slope(values: list[float] | np.ndarray) -> float:
-    """Least-squares slope of values against their index."""
+    """Least-squares slope of values against their index (exactly 0 for a constant series,
+    where a general polynomial fit returns rounding noise of either sign)."""
     y = np.asarray(values, dtype=float)
-    return float(np.polyfit(np.arange(len(y)), y, 1)[0])
+    x = np.arange(len(y), dtype=float)
+    xc = x - x.mean()
+    return float((xc * (y - y.mean())).sum() / (xc**2).sum())
 
 
 @dataclass

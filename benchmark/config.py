@@ -184,6 +184,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_min("fid_samples", cfg.fid_samples, 2, "a covariance needs at least 2 samples")
     _check_min("test_fid_samples", cfg.test_fid_samples, 2, "a covariance needs >= 2 samples")
     _check_min("silhouette_samples", cfg.silhouette_samples, 10, "it must be >= 10")
+    if not 0 <= cfg.seed < 2**32:
+        raise ConfigError(f"seed={cfg.seed} is out of range; expected 0 <= seed < 2**32")
     if not 0 < cfg.lr < 10:
         raise ConfigError(f"lr={cfg.lr} is out of range; expected 0 < lr < 10")
     for name in ("val_fraction", "test_fraction"):

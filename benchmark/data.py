@@ -117,9 +117,11 @@ def _load_torchvision_mnist_like(name: str, folder: str, cls_name: str, cfg: Run
     try:
         train = cls(root=str(root), train=True, download=False)
         test = cls(root=str(root), train=False, download=False)
-    except (RuntimeError, OSError, ValueError) as exc:
+    except (RuntimeError, OSError, ValueError, AssertionError, TypeError) as exc:
+        # torchvision checks the idx magic number with `assert` (no message)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise DataError(
-            f"cannot read {name} from {root}: {str(exc).splitlines()[0]}; expected "
+            f"cannot read {name} from {root}: {reason}; expected "
             f"{root}/{folder}/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]"
         ) from None
     x_tr = train.data.numpy().astype(np.float32)[:, None] / 255.0

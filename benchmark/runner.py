@@ -60,19 +60,36 @@ def run_training(
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
     progress: bool = True,
+    parent_run_id: str | None = None,
+    experiment_id: str | None = None,
+    early_stops: tuple[type[BaseException], ...] = (),
 ) -> RunOutcome:
     """Train (adaptive when ``method == "adaptive"``, else fixed at ``latent_dim``),
     evaluate on the test split and log it all to one MLflow run.
 
-    ``on_epoch`` is called after each epoch is logged (a search's pruner hooks in here).
+    ``on_epoch`` is called after each epoch is logged (a search's pruner hooks in here;
+    an exception of a type in ``early_stops`` ends the run KILLED instead of FAILED).
+    ``on_start`` gets the run id as soon as the run exists.
+    ``parent_run_id``/``experiment_id`` place the run under a run of another process.
     """
     start = time.perf_counter()
     adaptive = method == "adaptive"
     data = prepared.data
     with tracking.tracked_run(
-        cfg, method, prepared.device.type, nested=nested, run_name=run_name, extra_tags=extra_tags
+        cfg,
+        method,
+        prepared.device.type,
+        nested=nested,
+        run_name=run_name,
+        extra_tags=extra_tags,
+        parent_run_id=parent_run_id,
+        experiment_id=experiment_id,
+        early_stops=early_stops,
     ) as run:
+        if on_start is not None:
+            on_start(run.info.run_id)
         params: dict[str, object] = {
             "data.train_size": len(data.train),
             "data.val_size": len(data.val),

@@ -1,10 +1,10 @@
 """Latent surgery: remove latent dimensions in place, keeping the optimizer whole.
 
 The published code replaces the cut layers with new ones that its optimizer never
-sees, so they stop training. Here every parameter stays the same ``nn.Parameter``
-object (its data is replaced by the kept slice), so the optimizer keeps training
-it, and each per-parameter state tensor (Adam's moments, AMSGrad's max) is sliced
-the same way, so the kept rows and columns keep their history.
+sees, so they stop training. Here each cut parameter is replaced by a new
+``nn.Parameter`` holding the kept slice, put in the old one's place in the optimizer's
+parameter groups, and given the old one's state (Adam's moments, AMSGrad's max) sliced
+the same way, so the kept rows and columns keep training with their history.
 """
 
 from __future__ import annotations
@@ -50,6 +50,27 @@ def _slice_tensor(t: torch.Tensor, axis: int, keep: torch.Tensor) -> torch.Tenso
     return t.index_select(axis, keep.to(t.device)).contiguous()
 
 
+def _swap_in_optimizer(
+    optimizer: torch.optim.Optimizer,
+    old: nn.Parameter,
+    new: nn.Parameter,
+    axis: int,
+    keep: torch.Tensor,
+    n: int,
+) -> None:
+    """Put ``new`` where ``old`` was in the optimizer, with the kept slice of its state."""
+    for group in optimizer.param_groups:
+        group["params"] = [new if p is old else p for p in group["params"]]
+    state = optimizer.state.pop(old, None)
+    if state is None:
+        return
+    for key, value in list(state.items()):
+        # Scalars such as Adam's step count are shared by all rows: keep them.
+        if torch.is_tensor(value) and value.dim() > axis and value.shape[axis] == n:
+            state[key] = _slice_tensor(value, axis, keep)
+    optimizer.state[new] = state
+
+
 @torch.no_grad()
 def remove_latent_dims(
     model: MLPVAE, optimizer: torch.optim.Optimizer | None, remove: list[int]
@@ -65,14 +86,12 @@ def remove_latent_dims(
     kept = [j for j in range(n) if j not in drop]
     keep = torch.tensor(kept, dtype=torch.long)
     for module, attr, axis in model.latent_parameters():
-        param: nn.Parameter = getattr(module, attr)
-        param.data = _slice_tensor(param.data, axis, keep)
-        param.grad = None
-        if optimizer is not None and param in optimizer.state:
-            state = optimizer.state[param]
-            for key, value in list(state.items()):
-                # Scalars such as Adam's step count are shared by all rows: keep them.
-                if torch.is_tensor(value) and value.dim() > axis and value.shape[axis] == n:
-                    state[key] = _slice_tensor(value, axis, keep)
+        old: nn.Parameter = getattr(module, attr)
+        # A new Parameter rather than `old.data = ...`: autograd caches each parameter's
+        # shape, so a graph built before the cut would break the next backward.
+        new = nn.Parameter(_slice_tensor(old.detach(), axis, keep), requires_grad=old.requires_grad)
+        setattr(module, attr, new)
+        if optimizer is not None:
+            _swap_in_optimizer(optimizer, old, new, axis, keep, n)
     model.set_latent_dim(len(kept))
     return kept

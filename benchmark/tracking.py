@@ -28,6 +28,7 @@ from benchmark.train import EpochRecord, history_table
 
 TAG_PREFIX = "benchmark."
 FAILURE_TAG = "benchmark.failure_reason"
+STOPPED_EARLY_TAG = "benchmark.stopped_early"
 METHODS = ("adaptive", "gridsearch", "fixed", "report")
 MODEL_STATE_FILE = "model/state_dict.pt"
 MODEL_CONFIG_FILE = "model/model_config.json"
@@ -62,11 +63,24 @@ def tracked_run(
     nested: bool = False,
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+    experiment_id: str | None = None,
+    early_stops: tuple[type[BaseException], ...] = (),
 ) -> Iterator[mlflow.ActiveRun]:
     """Start (or attach to) a run with tags, the resolved config as ``config.*`` params
-    and as ``config.yaml``, and system metrics. An exception ends it FAILED with the
-    reason in the ``benchmark.failure_reason`` tag, then propagates."""
-    with mlflow.start_run(nested=nested, run_name=run_name, log_system_metrics=True) as run:
+    and as ``config.yaml``, and system metrics.
+
+    ``parent_run_id`` makes it a child of a run of another process (a search worker's
+    trial). An exception of a type in ``early_stops`` (a pruned trial) ends the run
+    KILLED with the tag ``benchmark.stopped_early``; any other exception ends it FAILED
+    with the reason in ``benchmark.failure_reason``; both propagate."""
+    with mlflow.start_run(
+        nested=nested,
+        run_name=run_name,
+        log_system_metrics=True,
+        parent_run_id=parent_run_id,
+        experiment_id=experiment_id,
+    ) as run:
         try:
             tags = run_tags(cfg, method, device) | (extra_tags or {})
             mlflow.set_tags(tags)
@@ -75,6 +89,10 @@ def tracked_run(
             mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
             mlflow.log_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "config.yaml")
             yield run
+        except early_stops as exc:
+            mlflow.set_tag(STOPPED_EARLY_TAG, _one_line(str(exc) or type(exc).__name__))
+            mlflow.end_run("KILLED")
+            raise
         except BaseException as exc:
             mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
             mlflow.end_run("FAILED")
@@ -111,9 +129,7 @@ def log_metrics(metrics: dict[str, float]) -> None:
 
 def log_history(history: list[EpochRecord], name: str = "history.csv") -> None:
     """The per-epoch history (decisions and removed dims included) as CSV."""
-    buf = io.StringIO()
-    pd.DataFrame(history_table(history)).to_csv(buf, index=False)
-    mlflow.log_text(buf.getvalue(), name)
+    log_table(history_table(history), name)
 
 
 def log_image_grids(reconstruction_pairs: torch.Tensor, samples: torch.Tensor) -> None:
@@ -156,6 +172,28 @@ def load_model(run_id: str, device: str | torch.device = "cpu") -> MLPVAE:
         state = torch.load(Path(local) / "state_dict.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def use_tracking_uri(uri: str) -> None:
+    """Point this process at a tracking store (a search worker uses its parent's)."""
+    mlflow.set_tracking_uri(uri)
+
+
+def tracking_uri() -> str:
+    """The tracking store of this process."""
+    return mlflow.get_tracking_uri()
+
+
+def log_table(rows: list[dict], name: str) -> None:
+    """A list of rows as a CSV artifact."""
+    buf = io.StringIO()
+    pd.DataFrame(rows).to_csv(buf, index=False)
+    mlflow.log_text(buf.getvalue(), name)
+
+
+def log_figure(figure, name: str) -> None:  # noqa: ANN001 - a matplotlib Figure
+    """A matplotlib figure as an image artifact."""
+    mlflow.log_figure(figure, name)
 
 
 def env_run_id() -> str | None:

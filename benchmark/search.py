@@ -1,0 +1,427 @@
+"""Optuna searches over fixed latent sizes: every trial is one full fixed-size training
+(the same loop, schedule and test evaluation as the adaptive run) and one nested MLflow
+run under the search's parent run.
+
+- ``grid``: Optuna's GridSampler over the sizes (the paper's baseline).
+- ``halving``: the same grid with Optuna's SuccessiveHalvingPruner fed each epoch's
+  validation FID of prior samples (``val_fid``, lower is better). A pruner needs one
+  scalar; ``val_fid`` is the signal that rewards neither the largest nor the smallest
+  size by construction (reconstruction loss always prefers larger latents).
+
+Exactly-once: the storage is the only coordinator. Workers stop asking for trials once
+every size has a trial that is finished or running; a trial that still finds its size
+taken (a race between two workers' last asks) is told PRUNED as ``surplus`` without
+training. A worker that dies leaves a RUNNING trial whose heartbeat goes stale; Optuna
+fails it and ``RetryHeartbeatStaleTrialCallback`` queues a retry, which the next worker
+trains. SQLite storages run every transaction as ``BEGIN IMMEDIATE`` (SQLAlchemy's
+pysqlite recipe) so that Optuna's check-and-set of a trial's state is atomic there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from benchmark.config import RunConfig
+from benchmark.errors import BenchmarkError, ConfigError
+
+SEARCHES = ("grid", "halving")
+DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
+PARAM = "latent_dim"
+# A killed worker's trial is retried at most this often.
+MAX_RETRY = 3
+# Heartbeats (seconds): a trial whose worker has been silent for `grace_period` is stale.
+HEARTBEAT_INTERVAL_S = 10
+GRACE_PERIOD_S = 30
+# A trial racing for a size waits at most this long for its rival's parameters.
+RIVAL_WAIT_S = 10.0
+# Rounds of workers the parent starts before giving up on sizes that keep failing.
+MAX_ROUNDS = 1 + MAX_RETRY
+# Successive halving (our choice for a handful of sizes): first rung after
+# `epochs // HALVING_MIN_RESOURCE_DIVISOR` epochs, keep the best 1/3 at each rung.
+HALVING_MIN_RESOURCE_DIVISOR = 8
+HALVING_REDUCTION_FACTOR = 3
+# Trial user attributes the parent reads back.
+SIGNAL_ATTRS = ("val_recon_loss", "val_fid", "val_fid_recon", "val_silhouette")
+
+
+@dataclass
+class SearchSpec:
+    """How a search is run: what is searched, where the study lives, how many workers."""
+
+    search: str = "grid"
+    latent_sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
+    storage: str = DEFAULT_STORAGE
+    study_name: str = ""
+    n_workers: int = 1
+    heartbeat_interval: int = HEARTBEAT_INTERVAL_S
+    grace_period: int = GRACE_PERIOD_S
+
+    def validate(self) -> SearchSpec:
+        if self.search not in SEARCHES:
+            raise ConfigError(f"unknown search {self.search!r}; allowed: {', '.join(SEARCHES)}")
+        if self.n_workers < 1:
+            raise ConfigError(f"n_workers={self.n_workers} is too small; it must be >= 1")
+        if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
+            raise ConfigError(
+                f"heartbeat_interval={self.heartbeat_interval}, grace_period="
+                f"{self.grace_period}: need 1 <= heartbeat_interval < grace_period"
+            )
+        return self
+
+
+def derive_study_name(cfg: RunConfig, search: str) -> str:
+    """``<dataset>-<preset>-seed<seed>-<search>``: the same command resumes the same study."""
+    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}"
+
+
+def mask_url(url: str) -> str:
+    """A storage or tracking URL with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def config_fingerprint(cfg: RunConfig) -> str:
+    """Hash of everything that changes what a trial trains (not the sizes or the device)."""
+    data = cfg.to_dict()
+    for key in ("latent_sizes", "device", "adaptive", "data_dir"):
+        data.pop(key)
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _sqlite_immediate_transactions(engine) -> None:
+    """SQLAlchemy's pysqlite recipe: let SQLAlchemy emit BEGIN, and make it IMMEDIATE,
+    so a read-then-write (Optuna's WAITING -> RUNNING) cannot interleave."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
+    """The study's RDB storage with heartbeats and stale-trial retries.
+
+    A malformed or unreachable URL raises :class:`BenchmarkError` with one line."""
+    url = spec.storage
+    scheme = urlsplit(url).scheme
+    if "://" not in url or not scheme:
+        raise ConfigError(
+            f"storage {mask_url(url)!r} is not a database URL; expected e.g. "
+            "sqlite:///optuna-studies.db or postgresql://user:password@host/db"
+        )
+    engine_kwargs = {"connect_args": {"timeout": 60}} if scheme.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=spec.heartbeat_interval,
+                grace_period=spec.grace_period,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "no"
+        reason = " ".join(str(exc).split())[:300].replace(url, mask_url(url))
+        raise BenchmarkError(
+            f"cannot open Optuna storage {mask_url(url)!r}: {type(exc).__name__}: {reason}"
+        ) from None
+    if scheme.startswith("sqlite"):
+        _sqlite_immediate_transactions(storage.engine)
+    return storage
+
+
+def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.GridSampler:
+    return optuna.samplers.GridSampler({PARAM: list(spec.latent_sizes)}, seed=seed)
+
+
+def make_pruner(spec: SearchSpec, epochs: int) -> optuna.pruners.BasePruner:
+    if spec.search == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=max(1, epochs // HALVING_MIN_RESOURCE_DIVISOR),
+            reduction_factor=HALVING_REDUCTION_FACTOR,
+        )
+    return optuna.pruners.NopPruner()
+
+
+def load_study(spec: SearchSpec, cfg: RunConfig, storage=None) -> optuna.Study:
+    """The study as a worker sees it (same sampler and pruner in every process)."""
+    return optuna.load_study(
+        study_name=spec.study_name,
+        storage=storage or open_storage(spec),
+        sampler=make_sampler(spec, cfg.seed),
+        pruner=make_pruner(spec, cfg.epochs),
+    )
+
+
+def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
+    """Create the study, or load it when it exists with the same search space and config.
+
+    A study that exists with other sizes, another search or another training config
+    raises :class:`BenchmarkError` and is left untouched."""
+    storage = open_storage(spec)
+    wanted = {
+        "latent_sizes": list(spec.latent_sizes),
+        "search": spec.search,
+        "config_fingerprint": config_fingerprint(cfg),
+    }
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    if spec.study_name in existing:
+        attrs = existing[spec.study_name].user_attrs
+        for key, value in wanted.items():
+            if attrs.get(key) != value:
+                raise BenchmarkError(
+                    f"study {spec.study_name!r} exists with {key}={attrs.get(key)!r}, not "
+                    f"{value!r}; rerun with the same parameters or pass another study_name"
+                )
+        return load_study(spec, cfg, storage)
+    study = optuna.create_study(
+        study_name=spec.study_name,
+        storage=storage,
+        sampler=make_sampler(spec, cfg.seed),
+        pruner=make_pruner(spec, cfg.epochs),
+        direction="minimize",
+    )
+    for key, value in wanted.items() | {"dataset": cfg.dataset, "preset": cfg.preset}.items():
+        study.set_user_attr(key, value)
+    return study
+
+
+def _size(trial: FrozenTrial) -> int | None:
+    value = trial.params.get(PARAM)
+    return None if value is None else int(value)
+
+
+def _is_surplus(trial: FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get("surplus"))
+
+
+def pending_sizes(study: optuna.Study, sizes: list[int]) -> list[int]:
+    """Sizes that no trial has taken yet (a finished, failed, running or queued trial
+    takes its size; a surplus trial takes nothing)."""
+    taken = {
+        _size(t)
+        for t in study.get_trials(deepcopy=False)
+        if not _is_surplus(t) and _size(t) is not None
+    }
+    return [s for s in sizes if s not in taken]
+
+
+def has_work(study: optuna.Study, sizes: list[int]) -> bool:
+    """Whether a worker would find something to train: an untaken size or a queued retry."""
+    if pending_sizes(study, sizes):
+        return True
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _rival_holds_size(study: optuna.Study, me: optuna.Trial, size: int) -> bool:
+    """Whether another trial already owns ``size`` (finished, or running/waiting with a
+    lower number); waits briefly for rivals that have not drawn their size yet."""
+    deadline = time.monotonic() + RIVAL_WAIT_S
+    while True:
+        undecided = False
+        for t in study.get_trials(deepcopy=False):
+            if t.number == me.number or _is_surplus(t):
+                continue
+            if t.state == TrialState.RUNNING and _size(t) is None and t.number < me.number:
+                undecided = True
+                continue
+            if _size(t) != size:
+                continue
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                return True
+            if t.state in (TrialState.RUNNING, TrialState.WAITING) and t.number < me.number:
+                return True
+        if not undecided or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+@dataclass
+class WorkerArgs:
+    """Everything a worker process needs (picklable for the spawn start method)."""
+
+    cfg: RunConfig
+    spec: SearchSpec
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    threads: int
+
+
+def run_worker(args: WorkerArgs) -> None:
+    """Train sizes of the study until none is left (a worker process's main)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from benchmark import tracking
+    from benchmark.runner import prepare, run_training
+
+    # `mlflow run` exported the parent's run id; a trial must never attach to it.
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    tracking.use_tracking_uri(args.tracking_uri)
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    cfg, spec = args.cfg, args.spec
+    prepared = prepare(cfg)
+    study = load_study(spec, cfg)
+
+    def objective(trial: optuna.Trial) -> float:
+        size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
+        if _rival_holds_size(study, trial, size):
+            trial.set_user_attr("surplus", True)
+            study.stop()
+            raise optuna.TrialPruned(f"size {size} is already taken by another trial")
+        dead_run = trial.user_attrs.get("mlflow_run_id")  # copied from a stale trial
+        if dead_run:
+            tracking.mark_run_failed(
+                dead_run, f"worker died during trial; retried as trial {trial.number}"
+            )
+        trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("worker_host", os.uname().nodename)
+
+        def on_start(run_id: str) -> None:
+            trial.set_user_attr("mlflow_run_id", run_id)
+
+        def on_epoch(record) -> None:  # noqa: ANN001
+            trial.set_user_attr("last_alive", time.time())
+            trial.report(record.val_fid, record.epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned by successive halving at epoch {record.epoch}")
+
+        outcome = run_training(
+            cfg,
+            prepared,
+            "fixed",
+            latent_dim=size,
+            run_name=f"latent_dim={size}",
+            extra_tags={
+                "benchmark.study_name": spec.study_name,
+                "benchmark.trial_number": str(trial.number),
+                "benchmark.search": spec.search,
+            },
+            on_epoch=on_epoch,
+            on_start=on_start,
+            progress=False,
+            parent_run_id=args.parent_run_id,
+            experiment_id=args.experiment_id,
+            early_stops=(optuna.TrialPruned,),
+        )
+        last = outcome.result.history[-1]
+        for name in SIGNAL_ATTRS:
+            trial.set_user_attr(name, getattr(last, name))
+        for name, value in outcome.test_metrics.items():
+            trial.set_user_attr(name, value)
+        trial.set_user_attr("wall_clock_s", outcome.wall_clock_s)
+        trial.set_user_attr("train_time_s", outcome.result.train_time_s)
+        return last.val_fid
+
+    def stop_when_done(study: optuna.Study, _trial: FrozenTrial) -> None:
+        if not has_work(study, spec.latent_sizes):
+            study.stop()
+
+    while has_work(study, spec.latent_sizes):
+        # a size whose training raised is recorded FAIL (and FAILED in MLflow); the
+        # worker goes on with the other sizes
+        study.optimize(
+            objective, callbacks=[stop_when_done], gc_after_trial=True, catch=(Exception,)
+        )
+
+
+def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return [p.exitcode for p in procs]
+
+
+def recover_stale_trials(study: optuna.Study) -> None:
+    """Fail trials whose worker stopped beating (queuing their retries)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def run_workers_until_done(study: optuna.Study, args: WorkerArgs) -> list[int]:
+    """Start ``n_workers`` local workers, again after a worker died, until every size is
+    done or ``MAX_ROUNDS`` rounds have run. Returns every worker's exit code."""
+    spec = args.spec
+    codes: list[int] = []
+    for _ in range(MAX_ROUNDS):
+        recover_stale_trials(study)
+        if not has_work(study, spec.latent_sizes):
+            break
+        codes += _spawn_workers(args, spec.n_workers)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if running and has_work(study, spec.latent_sizes):
+            # a dead worker's trial becomes stale only after the grace period
+            time.sleep(spec.grace_period + spec.heartbeat_interval)
+    return codes
+
+
+@dataclass
+class TrialRow:
+    """One trial of the study as the parent reports it."""
+
+    latent_dim: int
+    trial_number: int
+    state: str
+    mlflow_run_id: str
+    trial_wall_clock_s: float
+    values: dict[str, float]
+
+
+def trial_cost_s(t: FrozenTrial) -> float:
+    """Seconds a trial occupied its worker: start to completion, or to its last sign of
+    life for a trial whose worker died."""
+    if t.datetime_start is None:
+        return 0.0
+    end = t.datetime_complete or datetime.now()
+    if t.state == TrialState.FAIL and "last_alive" in t.user_attrs:
+        end = datetime.fromtimestamp(float(t.user_attrs["last_alive"]))
+    return max(0.0, (end - t.datetime_start).total_seconds())
+
+
+def trial_rows(study: optuna.Study) -> list[TrialRow]:
+    """Every non-surplus trial that ran, in trial order."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if _is_surplus(t) or _size(t) is None or t.state == TrialState.WAITING:
+            continue
+        numeric = {k: float(v) for k, v in t.user_attrs.items() if isinstance(v, int | float)}
+        rows.append(
+            TrialRow(
+                _size(t),
+                t.number,
+                t.state.name,
+                str(t.user_attrs.get("mlflow_run_id", "")),
+                trial_cost_s(t),
+                numeric,
+            )
+        )
+    return rows

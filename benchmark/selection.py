@@ -1,0 +1,63 @@
+"""Choosing a latent size from per-size validation signals: one documented rule.
+
+Each of the four validation signals is min-max normalised over the candidate sizes to
+a goodness in [0, 1] (1 = best size for that signal: lowest reconstruction loss, lowest
+FID of samples, lowest FID of reconstructions, highest silhouette); the score of a size
+is the mean of its four goodness values; the selected size has the highest score, ties
+going to the smaller size. A signal equal for all sizes gives every size goodness 1.
+Test metrics never enter the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# signal -> direction ("min": lower is better)
+SIGNALS: dict[str, str] = {
+    "val_recon_loss": "min",
+    "val_fid": "min",
+    "val_fid_recon": "min",
+    "val_silhouette": "max",
+}
+# Scores closer than this are a tie (floating-point noise, not a preference).
+TIE_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The selected size, every size's score, and the best size per signal."""
+
+    best_latent_dim: int
+    scores: dict[int, float]
+    best_per_signal: dict[str, int]
+
+
+def goodness(values: dict[int, float], direction: str) -> dict[int, float]:
+    """Min-max normalised goodness in [0, 1] of each size's value (1 = best)."""
+    lo, hi = min(values.values()), max(values.values())
+    if hi - lo <= 0:
+        return dict.fromkeys(values, 1.0)
+    if direction == "min":
+        return {size: (hi - v) / (hi - lo) for size, v in values.items()}
+    return {size: (v - lo) / (hi - lo) for size, v in values.items()}
+
+
+def _best(scores: dict[int, float]) -> int:
+    top = max(scores.values())
+    return min(size for size, s in scores.items() if s >= top - TIE_TOLERANCE)
+
+
+def select_latent_dim(signals_by_size: dict[int, dict[str, float]]) -> Selection:
+    """Apply the rule to ``{size: {signal: value}}`` (every signal of :data:`SIGNALS`)."""
+    if not signals_by_size:
+        raise ValueError("no completed sizes to select from")
+    per_signal = {
+        name: goodness({size: row[name] for size, row in signals_by_size.items()}, direction)
+        for name, direction in SIGNALS.items()
+    }
+    scores = {
+        size: sum(per_signal[name][size] for name in SIGNALS) / len(SIGNALS)
+        for size in signals_by_size
+    }
+    best_per_signal = {name: _best(per_signal[name]) for name in SIGNALS}
+    return Selection(_best(scores), scores, best_per_signal)

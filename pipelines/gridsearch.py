@@ -1,0 +1,72 @@
+"""`mlflow run . -e gridsearch`: an Optuna search over fixed latent sizes."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmark.config import resolve_config
+from benchmark.errors import ConfigError
+from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name
+from benchmark.search_run import run_search
+from pipelines.cli import parse_params, run_entry_point
+
+PARAMETERS = (
+    "dataset",
+    "preset",
+    "latent_sizes",
+    "search",
+    "epochs",
+    "seed",
+    "storage",
+    "study_name",
+    "n_workers",
+    "device",
+    "fid_backend",
+    "data_dir",
+    "heartbeat_interval",
+    "grace_period",
+)
+
+
+def _int(params: dict[str, str], name: str, default: int) -> int:
+    text = params.pop(name, "") or str(default)
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not an integer") from None
+
+
+def main(argv: list[str]) -> None:
+    params = parse_params(argv, PARAMETERS)
+    preset = params.pop("preset", "") or "quick"
+    search = params.pop("search", "") or "grid"
+    storage = params.pop("storage", "") or DEFAULT_STORAGE
+    study_name = params.pop("study_name", "")
+    spec_ints = {
+        "n_workers": _int(params, "n_workers", 1),
+        "heartbeat_interval": _int(params, "heartbeat_interval", SearchSpec.heartbeat_interval),
+        "grace_period": _int(params, "grace_period", SearchSpec.grace_period),
+    }
+    cfg = resolve_config(preset, params | {"adaptive": "false"})
+    spec = SearchSpec(
+        search=search,
+        latent_sizes=list(cfg.latent_sizes),
+        storage=storage,
+        study_name=study_name or derive_study_name(cfg, search),
+        **spec_ints,
+    ).validate()
+    out = run_search(cfg, spec)
+    print(f"gridsearch run {out.run_id} (study {out.study_name}):")
+    for row in out.per_size:
+        print(
+            f"  n_z={row['latent_dim']:>3} {row['state']:<8} "
+            f"{row['trial_wall_clock_s']:8.1f} s  score={row.get('selection_score', '-')}"
+        )
+    print(
+        f"selected latent size {out.selection.best_latent_dim}; sum of trial wall-clock "
+        f"{out.sum_trial_wall_clock_s:.1f} s, elapsed {out.wall_clock_s:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry_point(main))

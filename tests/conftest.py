@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny digits configs, the digits splits, and the domain feature
+extractor trained ONCE per session into a temporary cache folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# The unit models are tiny: one intra-op thread is faster than two and, unlike two, does
+# not slow down by 10-20x when another process holds one of the two cores.
+torch.set_num_threads(1)
+
+from benchmark.config import RunConfig, resolve_config  # noqa: E402
+from benchmark.data import DatasetSplits, load_dataset  # noqa: E402
+from benchmark.metrics.features import CACHE_ENV, make_feature_extractor  # noqa: E402
+
+# Small enough for a CPU run of a few seconds, large enough to shrink a few times.
+TINY = {
+    "dataset": "digits",
+    "device": "cpu",
+    "hidden_dim": 32,
+    "initial_latent_dim": 16,
+    "fid_samples": 50,
+    "silhouette_samples": 200,
+    "test_fid_samples": 100,
+    "batch_size": 64,
+}
+
+
+def tiny_config(**overrides) -> RunConfig:
+    """The `quick` preset on digits with tiny sizes; keyword overrides win."""
+    values = dict(TINY)
+    values.update(overrides)
+    return resolve_config("quick", values)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def domain_cache(tmp_path_factory) -> Iterator[Path]:
+    """A session-wide cache folder for domain CNNs (``$ALD_BENCHMARK_CACHE``); autouse, so
+    no test ever writes into (or reads a stale classifier from) the user's cache."""
+    folder = tmp_path_factory.mktemp("ald_cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv(CACHE_ENV, str(folder))
+    mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def digits_data() -> DatasetSplits:
+    """digits splits (seed 1), on the CPU."""
+    return load_dataset(tiny_config())
+
+
+@pytest.fixture(scope="session")
+def digits_extractor(domain_cache, digits_data):
+    """The domain feature extractor of the digits training split, trained once."""
+    return make_feature_extractor(
+        "domain",
+        digits_data.name,
+        digits_data.train.x,
+        digits_data.train.y,
+        digits_data.n_classes,
+    )
+
+
+@pytest.fixture(scope="session")
+def make_cfg():
+    """Factory for tiny digits configs: ``make_cfg(epochs=3, ...)``."""
+    return tiny_config

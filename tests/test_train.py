@@ -1,0 +1,197 @@
+"""The epoch loop on digits: shrinking, fixed size, determinism, divergence."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import benchmark.train as train_module
+from benchmark.errors import TrainingDivergedError
+from benchmark.train import EpochRecord, history_table, train
+
+TIMING_FIELDS = {"epoch_time_s", "train_epoch_time_s", "val_time_s"}
+CPU = torch.device("cpu")
+
+
+def _no_times(history: list[EpochRecord]) -> list[dict]:
+    return [
+        {k: v for k, v in dataclasses.asdict(r).items() if k not in TIMING_FIELDS} for r in history
+    ]
+
+
+@pytest.fixture(scope="module")
+def adaptive_run(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=12, patience=2, coarse_step=4)
+    seen: list[EpochRecord] = []
+    result = train(
+        cfg, digits_data, digits_extractor, CPU, adaptive=True, on_epoch=seen.append, progress=False
+    )
+    return cfg, result, seen
+
+
+def test_adaptive_run_shrinks_the_latent_space(adaptive_run):
+    cfg, result, _ = adaptive_run
+    dims = [r.latent_dim for r in result.history]
+    assert [r.epoch for r in result.history] == list(range(1, cfg.epochs + 1))
+    assert dims[0] == cfg.initial_latent_dim == 16
+    assert all(a >= b for a, b in zip(dims, dims[1:], strict=False)), dims
+    assert result.final_latent_dim < cfg.initial_latent_dim
+    assert result.final_latent_dim == result.model.latent_dim
+    assert result.model.fc_mu.out_features == result.final_latent_dim
+
+
+def test_adaptive_history_is_consistent_with_the_cuts(adaptive_run):
+    cfg, result, _ = adaptive_run
+    history = result.history
+    cut_epochs = [r.epoch for r in history if r.decision == "cut"]
+    assert cut_epochs and cut_epochs[0] == cfg.patience  # first decision at epoch == patience
+    for prev, nxt in zip(history, history[1:], strict=False):
+        removed = [int(j) for j in prev.removed_dims.split()] if prev.removed_dims else []
+        assert nxt.latent_dim == prev.latent_dim - len(removed)
+        assert (prev.decision == "cut") == bool(removed)
+        if prev.decision == "cut":
+            step = cfg.coarse_step if prev.phase == "coarse" else cfg.fine_step
+            assert len(removed) == step
+            # prune_order "last": the highest indices
+            assert removed == list(range(prev.latent_dim - step, prev.latent_dim))
+    assert history[-1].decision == "none"  # never a decision after the last epoch
+    expected_final = history[-1].latent_dim
+    assert result.final_latent_dim == expected_final
+    assert sum(r.train_epoch_time_s for r in history) <= result.train_time_s + 1e-9
+
+
+def test_adaptive_records_are_finite_and_reported(adaptive_run):
+    cfg, result, seen = adaptive_run
+    assert seen == result.history  # on_epoch saw every record, in order
+    for record in result.history:
+        metrics = record.metrics()
+        assert {
+            "latent_dim",
+            "train_loss",
+            "val_recon_loss",
+            "val_fid",
+            "val_fid_recon",
+            "val_silhouette",
+        } <= set(metrics)
+        assert "decision" not in metrics and "epoch" not in metrics
+        assert all(math.isfinite(v) for v in metrics.values())
+        assert -1.0 <= record.val_silhouette <= 1.0
+        assert record.val_fid >= -1e-6 and record.val_fid_recon >= -1e-6
+    rows = history_table(result.history)
+    assert len(rows) == cfg.epochs and rows[0]["epoch"] == 1
+    # the model learned something: training loss falls
+    assert result.history[-1].train_loss < result.history[0].train_loss
+
+
+def test_every_parameter_is_trained_after_a_cut(
+    make_cfg, digits_data, digits_extractor, monkeypatch
+):
+    """The published code froze the cut layers; here every remaining parameter keeps
+    changing in the epochs after a cut."""
+    cfg = make_cfg(epochs=4, patience=2, coarse_step=4, initial_latent_dim=8)
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    model_ref = {}
+    original_build = train_module.build_model
+
+    def build_and_keep(*args, **kwargs):
+        model_ref["model"] = original_build(*args, **kwargs)
+        return model_ref["model"]
+
+    def snapshot(record):
+        snapshots[record.epoch] = {
+            n: p.detach().clone() for n, p in model_ref["model"].named_parameters()
+        }
+
+    monkeypatch.setattr(train_module, "build_model", build_and_keep)
+    result = train(
+        cfg, digits_data, digits_extractor, CPU, adaptive=True, on_epoch=snapshot, progress=False
+    )
+    assert [r.latent_dim for r in result.history] == [8, 8, 4, 4]
+    after_cut, end = snapshots[2], snapshots[4]
+    for name, value in end.items():
+        assert value.shape == after_cut[name].shape
+        assert not torch.equal(value, after_cut[name]), f"{name} was not trained after the cut"
+
+
+def test_fixed_run_keeps_its_size(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=3, patience=1)
+    result = train(
+        cfg, digits_data, digits_extractor, CPU, latent_dim=8, adaptive=False, progress=False
+    )
+    assert [r.latent_dim for r in result.history] == [8, 8, 8]
+    assert all(r.phase == "fixed" and r.decision == "none" for r in result.history)
+    assert result.final_latent_dim == 8 == result.model.latent_dim
+    assert result.stopped_epoch is None
+
+
+def test_no_cut_on_the_last_epoch(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=2, patience=2)
+    result = train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
+    assert [r.decision for r in result.history] == ["none", "none"]
+    assert result.final_latent_dim == cfg.initial_latent_dim
+
+
+def test_kl_prune_order_removes_lowest_kl_dims(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=3, patience=2, coarse_step=5, prune_order="kl")
+    result = train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
+    cut = result.history[1]
+    assert cut.decision == "cut"
+    removed = [int(j) for j in cut.removed_dims.split()]
+    assert len(removed) == 5 and removed == sorted(set(removed))
+    assert all(0 <= j < cfg.initial_latent_dim for j in removed)
+    assert result.final_latent_dim == cfg.initial_latent_dim - 5
+    assert result.history[2].latent_dim == cfg.initial_latent_dim - 5
+
+
+def test_same_seed_same_history(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=4, patience=2, coarse_step=4, hidden_dim=16)
+    runs = [
+        train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
+        for _ in range(2)
+    ]
+    assert _no_times(runs[0].history) == _no_times(runs[1].history)
+    state_a, state_b = runs[0].model.state_dict(), runs[1].model.state_dict()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    other = train(
+        make_cfg(epochs=4, patience=2, coarse_step=4, hidden_dim=16, seed=7),
+        digits_data,
+        digits_extractor,
+        CPU,
+        adaptive=True,
+        progress=False,
+    )
+    assert _no_times(other.history) != _no_times(runs[0].history)
+
+
+def test_training_does_not_depend_on_prior_global_rng_use(make_cfg, digits_data, digits_extractor):
+    cfg = make_cfg(epochs=1, hidden_dim=16)
+    first = train(
+        cfg, digits_data, digits_extractor, CPU, adaptive=False, latent_dim=4, progress=False
+    )
+    torch.rand(1000)  # someone else used the global generator in between
+    second = train(
+        cfg, digits_data, digits_extractor, CPU, adaptive=False, latent_dim=4, progress=False
+    )
+    assert _no_times(first.history) == _no_times(second.history)
+
+
+def test_non_finite_loss_raises_training_diverged(
+    make_cfg, digits_data, digits_extractor, monkeypatch
+):
+    original = train_module.negative_elbo
+
+    def nan_loss(*args, **kwargs):
+        return original(*args, **kwargs) * float("nan")
+
+    monkeypatch.setattr(train_module, "negative_elbo", nan_loss)
+    cfg = make_cfg(epochs=3)
+    seen = []
+    with pytest.raises(TrainingDivergedError) as info:
+        train(cfg, digits_data, digits_extractor, CPU, on_epoch=seen.append, progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "epoch 1" in message
+    assert seen == []  # nothing was reported for the diverged epoch
