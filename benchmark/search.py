@@ -204,8 +204,13 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
         pruner=make_pruner(spec, cfg.epochs),
         direction="minimize",
     )
-    for key, value in wanted.items() | {"dataset": cfg.dataset, "preset": cfg.preset}.items():
-        study.set_user_attr(key, value)
+    try:
+        for key, value in (wanted | {"dataset": cfg.dataset, "preset": cfg.preset}).items():
+            study.set_user_attr(key, value)
+    except BaseException:
+        # never leave a study without the attributes that a resume checks
+        optuna.delete_study(study_name=spec.study_name, storage=storage)
+        raise
     return study
 
 

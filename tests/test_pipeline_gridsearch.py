@@ -1,0 +1,202 @@
+"""The gridsearch entry point end to end: `mlflow run` twice with 2 workers, and a worker
+killed in the middle of a trial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+from benchmark import tracking
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def env(tmp_path):
+    out = dict(os.environ)
+    out.pop("MLFLOW_RUN_ID", None)
+    out |= {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "ALD_BENCHMARK_CACHE": str(tmp_path / "cache"),
+    }
+    return out
+
+
+def _runs(env, experiment: str = "grid"):
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name(experiment)
+    return client, client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "run",
+        str(REPO),
+        "-e",
+        "gridsearch",
+        "--env-manager",
+        "local",
+        "--experiment-name",
+        "grid",
+        "-P",
+        "dataset=digits",
+        "-P",
+        "latent_sizes=4,8,16",
+        "-P",
+        "epochs=4",
+        "-P",
+        "n_workers=2",
+        "-P",
+        f"storage={storage}",
+    ]
+    for _ in range(2):
+        proc = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    client, runs = _runs(env)
+    parents = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
+    trials = [r for r in runs if r.data.tags["benchmark.method"] == "fixed"]
+    assert [p.info.status for p in parents] == ["FINISHED", "FINISHED"]
+    assert sorted(int(r.data.params["fixed_latent_dim"]) for r in trials) == [4, 8, 16]
+    assert all(r.info.status == "FINISHED" for r in trials)
+    first = min(parents, key=lambda r: r.info.start_time)
+    assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {first.info.run_id}
+    for p in parents:
+        assert p.data.metrics["best_latent_dim"] in (4, 8, 16)
+        assert p.data.metrics["sum_trial_wall_clock_s"] > 0
+        assert p.data.tags["benchmark.study_name"] == "digits-quick-seed1-grid"
+    # the same per-epoch metrics as an adaptive run
+    for name in (
+        "train_loss",
+        "val_recon_loss",
+        "val_fid",
+        "val_fid_recon",
+        "val_silhouette",
+        "latent_dim",
+        "epoch_time_s",
+    ):
+        assert len(client.get_metric_history(trials[0].info.run_id, name)) == 4
+
+    study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(study.trials) == 3
+    assert sorted(t.params["latent_dim"] for t in complete) == [4, 8, 16]
+    by_id = {r.info.run_id: r for r in trials}
+    for t in complete:
+        run = by_id[t.user_attrs["mlflow_run_id"]]
+        assert run.data.tags["benchmark.trial_number"] == str(t.number)
+        assert int(run.data.params["fixed_latent_dim"]) == t.params["latent_dim"]
+
+    # Optuna's own CLI reads the study
+    listing = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "optuna"),
+            "trials",
+            "--study-name",
+            "digits-quick-seed1-grid",
+            "--storage",
+            storage,
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.count('"COMPLETE"') == 3
+
+
+def _wait_for_running_trial(storage: str, study_name: str, min_epochs: int, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            time.sleep(0.5)
+            continue
+        for t in study.get_trials(states=(TrialState.RUNNING,)):
+            if "worker_pid" in t.user_attrs and len(t.intermediate_values) >= min_epochs:
+                return t
+        time.sleep(0.2)
+    raise AssertionError("no trial reached the kill point in time")
+
+
+def test_worker_killed_mid_trial_is_retried_and_completes_once(env, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    name = "kill-test"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.gridsearch",
+            "--dataset",
+            "digits",
+            "--latent_sizes",
+            "4,8,16",
+            "--epochs",
+            "30",
+            "--n_workers",
+            "2",
+            "--storage",
+            storage,
+            "--study_name",
+            name,
+            "--heartbeat_interval",
+            "1",
+            "--grace_period",
+            "4",
+        ],
+        cwd=REPO,
+        env=env | {"MLFLOW_EXPERIMENT_NAME": "grid"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        victim = _wait_for_running_trial(storage, name, min_epochs=2, timeout=300)
+        os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+
+    study = optuna.load_study(study_name=name, storage=storage)
+    states = Counter((t.params["latent_dim"], t.state) for t in study.trials)
+    for size in (4, 8, 16):
+        assert states[(size, TrialState.COMPLETE)] == 1, states
+    killed = study.trials[victim.number]
+    assert killed.state == TrialState.FAIL
+    retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].params == killed.params
+
+    client, runs = _runs(env)
+    fixed = [r for r in runs if r.data.tags["benchmark.method"] == "fixed"]
+    finished = Counter(
+        int(r.data.params["fixed_latent_dim"]) for r in fixed if r.info.status == "FINISHED"
+    )
+    assert finished == {4: 1, 8: 1, 16: 1}
+    dead = client.get_run(killed.user_attrs["mlflow_run_id"])
+    assert dead.info.status == "FAILED"
+    assert "worker died" in dead.data.tags[tracking.FAILURE_TAG]
+    assert not [r for r in runs if r.info.status == "RUNNING"]
