@@ -20,12 +20,3 @@ def resolve_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise ConfigError(f"unknown device {name!r}; allowed: auto, cpu, cuda")
-
-
-def device_description(device: torch.device) -> str:
-    """Human-readable name of the device (GPU model or CPU)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return platform.processor() or platform.machine() or "cpu"

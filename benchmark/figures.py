@@ -20,7 +20,9 @@ def signals_by_size_figure(
     rows: list[dict],
     selected: int | None,
     extra_marks: dict[str, int] | None = None,
-    fid_note: str = "",
+    title: str = "Signals against latent size",
+    figsize: tuple[float, float] = (16, 7.5),
+    bottom_margin: float = 0.0,
 ) -> Figure:
     """Validation (top) and test (bottom) signals against latent size.
 
@@ -29,7 +31,9 @@ def signals_by_size_figure(
     with a dashed one."""
     rows = sorted(rows, key=lambda r: r["latent_dim"])
     sizes = [r["latent_dim"] for r in rows]
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7.5), sharex=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 4, figsize=figsize, sharex=True, layout="constrained")
+    # room below for a caption
+    fig.get_layout_engine().set(rect=(0, bottom_margin, 1, 1 - bottom_margin))
     for col, (signal, (label, direction)) in enumerate(SIGNAL_LABELS.items()):
         for row, split in enumerate(("val", "test")):
             ax = axes[row][col]
@@ -38,7 +42,7 @@ def signals_by_size_figure(
             ax.plot(sizes, ys, "o-", color="tab:blue" if split == "val" else "tab:green")
             ax.set_xscale("log", base=2)
             ax.set_xticks(sizes, [str(s) for s in sizes])
-            ax.set_title(f"{split}: {label}", fontsize=10)
+            ax.set_title(f"{split}: {label}\n({direction})", fontsize=9)
             ax.grid(alpha=0.3)
             if selected is not None:
                 ax.axvline(selected, color="tab:red", lw=1.5, label=f"selected n_z={selected}")
@@ -48,12 +52,10 @@ def signals_by_size_figure(
                 ax.set_xlabel("latent size n_z")
             if col == 0:
                 ax.set_ylabel(f"{'validation' if split == 'val' else 'test'} split")
-            ax.text(0.02, 0.02, direction, transform=ax.transAxes, fontsize=8, color="0.4")
-    axes[0][0].legend(fontsize=8, loc="upper right")
-    title = "Signals against latent size"
-    if fid_note:
-        title += f" ({fid_note})"
-    fig.suptitle(title, fontsize=12)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside upper right", fontsize=8, ncols=len(handles))
+    fig.suptitle(title, fontsize=13, fontweight="bold", x=0.02, ha="left")
     return fig
 
 

@@ -80,7 +80,7 @@ def run_training(
     with tracking.tracked_run(
         cfg,
         method,
-        prepared.device.type,
+        prepared.device,
         nested=nested,
         run_name=run_name,
         extra_tags=extra_tags,

@@ -58,9 +58,10 @@ def threads_per_worker(n_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_workers)
 
 
-def run_search(cfg: RunConfig, spec: SearchSpec) -> SearchOutcome:
+def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
     """Create or resume the study, run the workers until every size is done, select
-    the size, and log the parent run (``benchmark.method=gridsearch``)."""
+    the size, and log the parent run (``benchmark.method=gridsearch``; ``nested`` puts
+    it under the active run, as the benchmark entry point does)."""
     start = time.perf_counter()
     device = resolve_device(cfg.device)
     study = create_or_resume_study(spec, cfg)
@@ -70,7 +71,7 @@ def run_search(cfg: RunConfig, spec: SearchSpec) -> SearchOutcome:
         "benchmark.search": spec.search,
         "benchmark.storage": mask_url(spec.storage),
     }
-    with tracking.tracked_run(cfg, "gridsearch", device.type, extra_tags=tags) as run:
+    with tracking.tracked_run(cfg, "gridsearch", device, nested=nested, extra_tags=tags) as run:
         tracking.log_params(
             {
                 "search.search": spec.search,
@@ -104,7 +105,7 @@ def run_search(cfg: RunConfig, spec: SearchSpec) -> SearchOutcome:
         fig = figures.signals_by_size_figure(
             [{"latent_dim": s} | v for s, v in complete.items()],
             selection.best_latent_dim,
-            fid_note=f"FID: {cfg.fid_backend} features",
+            title=f"{spec.study_name} (FID: {cfg.fid_backend})",
         )
         tracking.log_figure(fig, "signals_by_latent_dim.png")
         figures.close(fig)

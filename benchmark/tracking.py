@@ -24,6 +24,7 @@ from torchvision.utils import make_grid, save_image
 
 from benchmark.config import RunConfig
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
+from benchmark.provenance import provenance_tags
 from benchmark.train import EpochRecord, history_table
 
 TAG_PREFIX = "benchmark."
@@ -36,8 +37,8 @@ MODEL_CONFIG_FILE = "model/model_config.json"
 MAX_TAG_CHARS = 4000
 
 
-def run_tags(cfg: RunConfig, method: str, device: str) -> dict[str, str]:
-    """The ``benchmark.*`` tags every run carries."""
+def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str]:
+    """The ``benchmark.*`` tags every run carries (CONTRACT.md's, plus provenance)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
     return {
@@ -46,8 +47,8 @@ def run_tags(cfg: RunConfig, method: str, device: str) -> dict[str, str]:
         "benchmark.seed": str(cfg.seed),
         "benchmark.preset": cfg.preset,
         "benchmark.fid_backend": cfg.fid_backend,
-        "benchmark.device": device,
-    }
+        "benchmark.device": device.type,
+    } | provenance_tags(device)
 
 
 def _one_line(text: str) -> str:
@@ -59,7 +60,7 @@ def _one_line(text: str) -> str:
 def tracked_run(
     cfg: RunConfig,
     method: str,
-    device: str,
+    device: torch.device,
     nested: bool = False,
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
@@ -97,6 +98,35 @@ def tracked_run(
             mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
             mlflow.end_run("FAILED")
             raise
+
+
+@contextlib.contextmanager
+def report_run(
+    experiment: str, extra_tags: dict[str, str] | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """The run of a report (or of a whole benchmark): ``benchmark.method=report``.
+    Ends FAILED with the reason on an exception."""
+    with mlflow.start_run(log_system_metrics=True) as run:
+        try:
+            mlflow.set_tags(
+                {"benchmark.method": "report", "benchmark.report_experiment": experiment}
+                | (extra_tags or {})
+            )
+            yield run
+        except BaseException as exc:
+            mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
+            mlflow.end_run("FAILED")
+            raise
+
+
+def experiment_name_of(run: mlflow.ActiveRun) -> str:
+    """The name of the experiment a run belongs to."""
+    return MlflowClient().get_experiment(run.info.experiment_id).name
+
+
+def log_file(path: Path | str, folder: str | None = None) -> None:
+    """A local file as an artifact of the active run."""
+    mlflow.log_artifact(str(path), folder)
 
 
 def mark_run_failed(run_id: str, reason: str) -> None:

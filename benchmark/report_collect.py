@@ -1,0 +1,306 @@
+"""Reading an experiment's runs back from MLflow (its API only) into report sections.
+
+Nothing here imports the training code: the report sees exactly what a user sees in
+the MLflow UI. Runs are grouped into one section per (dataset, preset); inside a
+section, runs whose FIDs are not comparable (another feature extractor or sample
+count) are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from benchmark.errors import BenchmarkError
+
+TEST_METRICS = (
+    "test_recon_loss",
+    "test_elbo",
+    "test_fid",
+    "test_fid_recon",
+    "test_silhouette",
+    "test_cluster_acc",
+    "test_active_units",
+)
+VAL_SIGNALS = ("val_recon_loss", "val_fid", "val_fid_recon", "val_silhouette")
+RETRAIN_ROLE = "retrain"
+# artifact downloads are many and small: no progress bars in the report's output
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+class ReportError(BenchmarkError):
+    """The experiment cannot be reported (missing, empty, or mixing incomparable runs)."""
+
+
+@dataclass
+class RunView:
+    """The parts of an MLflow run a report uses."""
+
+    run_id: str
+    method: str
+    dataset: str
+    seed: int
+    preset: str
+    status: str
+    start_time: int
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+    @classmethod
+    def of(cls, run: Run) -> RunView:
+        tags = run.data.tags
+        return cls(
+            run.info.run_id,
+            tags.get("benchmark.method", ""),
+            tags.get("benchmark.dataset", ""),
+            int(tags.get("benchmark.seed", "0") or 0),
+            tags.get("benchmark.preset", ""),
+            run.info.status,
+            run.info.start_time or 0,
+            dict(tags),
+            dict(run.data.params),
+            dict(run.data.metrics),
+        )
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.tags.get("mlflow.parentRunId")
+
+
+@dataclass
+class SearchView:
+    """One study's parent runs (a first run and its resumes) and trial runs."""
+
+    search: str
+    study_name: str
+    parents: list[RunView]
+    trials: list[RunView]
+
+    @property
+    def latest(self) -> RunView:
+        return max(self.parents, key=lambda r: r.start_time)
+
+    @property
+    def best_latent_dim(self) -> int:
+        return int(self.latest.metrics["best_latent_dim"])
+
+    @property
+    def time_to_answer_s(self) -> float:
+        """Elapsed time of every invocation of the search (its workers in parallel)."""
+        return sum(p.metrics.get("wall_clock_s", 0.0) for p in self.parents)
+
+    @property
+    def compute_s(self) -> float:
+        """What the search cost one machine: the sum of all its trials' wall-clock."""
+        return self.latest.metrics["sum_trial_wall_clock_s"]
+
+    @property
+    def n_workers(self) -> int:
+        return int(self.latest.params.get("search.n_workers", "1"))
+
+    def trial_for(self, size: int) -> RunView | None:
+        """The finished trial run of one size (the latest, if a size ran twice)."""
+        runs = [
+            t
+            for t in self.trials
+            if t.status == "FINISHED" and int(t.params.get("fixed_latent_dim", -1)) == size
+        ]
+        return max(runs, key=lambda r: r.start_time) if runs else None
+
+    def sizes(self) -> list[int]:
+        return sorted(
+            {int(t.params["fixed_latent_dim"]) for t in self.trials if t.status == "FINISHED"}
+        )
+
+
+@dataclass
+class SeedResult:
+    """All methods run on one seed of one section."""
+
+    seed: int
+    adaptive: RunView | None = None
+    grid: SearchView | None = None
+    halving: SearchView | None = None
+    retrain: RunView | None = None
+
+
+@dataclass
+class Section:
+    """The comparable runs of one dataset and preset."""
+
+    dataset: str
+    preset: str
+    seeds: list[SeedResult] = field(default_factory=list)
+    fid_backend: str = ""
+    fid_val_samples: str = ""
+    fid_test_samples: str = ""
+    missing: list[str] = field(default_factory=list)
+
+
+def _all_runs(client: MlflowClient, experiment_id: str) -> list[RunView]:
+    runs: list[RunView] = []
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+        runs += [RunView.of(r) for r in page]
+        token = page.token
+        if not token:
+            return runs
+
+
+def _latest(runs: list[RunView]) -> RunView | None:
+    return max(runs, key=lambda r: r.start_time) if runs else None
+
+
+def _search_view(kind: str, parents: list[RunView], fixed: list[RunView]) -> SearchView | None:
+    """The latest study of this kind among the parents, with its trial runs."""
+    parents = [p for p in parents if p.status == "FINISHED" and "best_latent_dim" in p.metrics]
+    if not parents:
+        return None
+    study = _latest(parents).tags.get("benchmark.study_name", "")
+    same = [p for p in parents if p.tags.get("benchmark.study_name", "") == study]
+    # trials hang under whichever invocation of the study trained them
+    ids = {p.run_id for p in same}
+    return SearchView(kind, study, same, [f for f in fixed if f.parent_id in ids])
+
+
+def _check_comparable(section: Section, runs: list[RunView]) -> None:
+    """Refuse to put runs with different FID extractors or sample counts side by side."""
+    for label, values in (
+        ("FID backends", {r.tags.get("benchmark.fid_backend", "?") for r in runs}),
+        ("validation FID sample counts", {r.params.get("fid.val_samples", "?") for r in runs}),
+        (
+            "test FID sample counts",
+            {
+                str(int(r.metrics["test_fid_samples"]))
+                for r in runs
+                if "test_fid_samples" in r.metrics
+            },
+        ),
+    ):
+        if len(values) > 1:
+            raise ReportError(
+                f"refusing to compare {section.dataset}/{section.preset} runs with different "
+                f"{label} ({', '.join(sorted(values))}): a FID is only comparable with the same "
+                "feature extractor and sample count; put them in separate experiments"
+            )
+    any_run = runs[0]
+    section.fid_backend = any_run.tags.get("benchmark.fid_backend", "?")
+    section.fid_val_samples = any_run.params.get("fid.val_samples", "?")
+    tests = [r for r in runs if "test_fid_samples" in r.metrics]
+    section.fid_test_samples = str(int(tests[0].metrics["test_fid_samples"])) if tests else "?"
+
+
+def collect(experiment: str, client: MlflowClient | None = None) -> list[Section]:
+    """Sections of the experiment named ``experiment``.
+
+    Raises :class:`ReportError` for a missing experiment, an experiment with no runs of
+    this project, and sections that mix incomparable FIDs."""
+    client = client or MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        known = ", ".join(sorted(e.name for e in client.search_experiments()))
+        raise ReportError(f"experiment {experiment!r} does not exist; known: {known or 'none'}")
+    runs = [r for r in _all_runs(client, exp.experiment_id) if r.method and r.method != "report"]
+    if not runs:
+        raise ReportError(
+            f"experiment {experiment!r} has no runs of this project (no benchmark.method tag); "
+            "run `mlflow run . -e benchmark` or `-e adaptive` into it first"
+        )
+    groups: dict[tuple[str, str], list[RunView]] = defaultdict(list)
+    for r in runs:
+        groups[(r.dataset, r.preset)].append(r)
+    sections = []
+    for (dataset, preset), members in sorted(groups.items()):
+        section = Section(dataset, preset)
+        finished = [r for r in members if r.status == "FINISHED"]
+        by_method: dict[str, list[RunView]] = defaultdict(list)
+        for r in finished:
+            by_method[r.method].append(r)
+        retrains = [f for f in by_method["fixed"] if f.tags.get("benchmark.role") == RETRAIN_ROLE]
+        seeds = sorted({r.seed for r in finished if r.method in ("adaptive", "gridsearch")})
+        for seed in seeds:
+            result = SeedResult(seed)
+            result.adaptive = _latest([r for r in by_method["adaptive"] if r.seed == seed])
+            parents = [r for r in by_method["gridsearch"] if r.seed == seed]
+            for kind in ("grid", "halving"):
+                view = _search_view(
+                    kind,
+                    [p for p in parents if p.tags.get("benchmark.search", "grid") == kind],
+                    [f for f in by_method["fixed"] if f.seed == seed],
+                )
+                setattr(result, kind, view)
+            if result.adaptive is not None:
+                result.retrain = _latest(
+                    [
+                        f
+                        for f in retrains
+                        if f.seed == seed
+                        and f.tags.get("benchmark.retrain_of") == result.adaptive.run_id
+                    ]
+                )
+            section.seeds.append(result)
+        comparable = [
+            r
+            for s in section.seeds
+            for r in [s.adaptive, s.retrain]
+            + [t for v in (s.grid, s.halving) if v for t in v.trials if t.status == "FINISHED"]
+            if r is not None
+        ]
+        if not comparable:
+            continue
+        _check_comparable(section, comparable)
+        if not any(s.adaptive for s in section.seeds):
+            section.missing.append("no finished adaptive run (`mlflow run . -e adaptive`)")
+        if not any(s.grid for s in section.seeds):
+            section.missing.append("no finished grid search (`mlflow run . -e gridsearch`)")
+        sections.append(section)
+    if not sections:
+        raise ReportError(f"experiment {experiment!r} has no finished runs of this project")
+    return sections
+
+
+def metric_history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    """(step, value) pairs of one metric, by step."""
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def history_frame(run_id: str) -> pd.DataFrame | None:
+    """The run's ``history.csv`` artifact (phases and decisions per epoch), if any."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="history.csv", dst_path=tmp
+            )
+        except Exception:  # noqa: BLE001 - a run logged without the artifact
+            return None
+        return pd.read_csv(path)
+
+
+def download_image(run_id: str, name: str, folder: Path) -> Path | None:
+    """Download ``images/<name>`` of a run into ``folder``."""
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=f"images/{name}", dst_path=str(folder / run_id)
+            )
+        )
+    except Exception:  # noqa: BLE001 - a run logged without images
+        return None
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
