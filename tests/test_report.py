@@ -1,0 +1,269 @@
+"""The report: built from a small real benchmark, its numbers equal MLflow's; bad inputs;
+refusal to mix FID backends; a report of what exists when pieces are missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from pypdf import PdfReader
+
+from benchmark.report import generate_report
+from benchmark.report_collect import ReportError, collect
+from benchmark.report_summary import method_rows
+from pipelines import benchmark as benchmark_pipeline
+from pipelines import report as report_pipeline
+from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pdf_text(path: Path) -> tuple[int, str]:
+    reader = PdfReader(str(path))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """One small real benchmark (digits, 2 grid sizes, a retrain) in a private store."""
+    tmp = tmp_path_factory.mktemp("bench")
+    saved = dict(os.environ)
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
+    os.environ["MLFLOW_EXPERIMENT_NAME"] = "rep"
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    output = tmp / "bench.pdf"
+    code = run_entry_point(
+        benchmark_pipeline.main,
+        [
+            "--dataset",
+            "digits",
+            "--epochs",
+            "8",
+            "--latent_sizes",
+            "4,16",
+            "--retrain",
+            "true",
+            "--storage",
+            f"sqlite:///{tmp / 'optuna.db'}",
+            "--output",
+            str(output),
+        ],
+    )
+    assert code == 0
+    yield tmp, output
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _runs(method: str) -> list:
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("rep")
+    return [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags.get("benchmark.method") == method
+    ]
+
+
+def test_benchmark_writes_a_report_with_mlflows_numbers(bench):
+    _, output = bench
+    pages, text = pdf_text(output)
+    assert pages >= 3
+    (adaptive,) = _runs("adaptive")
+    (grid,) = _runs("gridsearch")
+    (report_run,) = _runs("report")
+    am, gm = adaptive.data.metrics, grid.data.metrics
+    for needle in (
+        "ALD-VAE",
+        "grid search",
+        "FID",
+        "silhouette",
+        "from scratch at adaptive size",
+        f"ALD-VAE ended at {am['final_latent_dim']:.1f}",
+        f"the grid search selected {gm['best_latent_dim']:.1f}",
+        f"{am['wall_clock_s']:.1f}",
+        f"{gm['sum_trial_wall_clock_s']:.1f}",
+        f"{am['test_fid']:.2f}",
+        f"{am['test_silhouette']:.3f}",
+    ):
+        assert needle in text, needle
+    # the PDF is also an artifact of the benchmark's own run
+    names = [a.path for a in MlflowClient().list_artifacts(report_run.info.run_id)]
+    assert output.name in names
+    # nested: the adaptive run and the search hang under the benchmark run
+    assert adaptive.data.tags["mlflow.parentRunId"] == report_run.info.run_id
+    assert grid.data.tags["mlflow.parentRunId"] == report_run.info.run_id
+
+
+def test_headline_rows_equal_mlflow_metrics(bench):
+    (section,) = collect("rep")
+    rows = {r.method: r for r in method_rows(section)}
+    assert set(rows) == {"adaptive", "grid", "retrain"}
+    (adaptive,) = _runs("adaptive")
+    (grid,) = _runs("gridsearch")
+    fixed = _runs("fixed")
+    am, gm = adaptive.data.metrics, grid.data.metrics
+    assert rows["adaptive"].latent_dim == (am["final_latent_dim"], 0.0)
+    assert rows["adaptive"].compute_s == (am["wall_clock_s"], 0.0)
+    assert rows["adaptive"].test["test_fid"] == (am["test_fid"], 0.0)
+    assert rows["grid"].latent_dim == (gm["best_latent_dim"], 0.0)
+    assert rows["grid"].compute_s == (gm["sum_trial_wall_clock_s"], 0.0)
+    assert rows["grid"].time_to_answer_s == (gm["wall_clock_s"], 0.0)
+    chosen = [
+        r
+        for r in fixed
+        if r.data.tags.get("mlflow.parentRunId") == grid.info.run_id
+        and float(r.data.params["fixed_latent_dim"]) == gm["best_latent_dim"]
+    ]
+    assert rows["grid"].test["test_silhouette"] == (chosen[0].data.metrics["test_silhouette"], 0.0)
+    ratio = gm["sum_trial_wall_clock_s"] / am["wall_clock_s"]
+    assert rows["grid"].speedup_vs_adaptive == pytest.approx((ratio, 0.0))
+    (retrain,) = [r for r in fixed if r.data.tags.get("benchmark.role") == "retrain"]
+    assert float(retrain.data.params["fixed_latent_dim"]) == am["final_latent_dim"]
+    assert retrain.data.tags["benchmark.retrain_of"] == adaptive.info.run_id
+    assert rows["retrain"].test["test_fid"] == (retrain.data.metrics["test_fid"], 0.0)
+
+
+def test_report_entry_point_and_default_path(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = run_entry_point(report_pipeline.main, ["--experiment", "rep"])
+    assert code == 0
+    assert (tmp_path / "reports" / "rep.pdf").is_file()
+    assert "report written to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--experiment", "no-such-experiment"], "experiment 'no-such-experiment' does not exist"),
+        (["--output", "x.pdf"], "experiment is required"),
+        (["--experiment", "rep", "--output", "/proc/forbidden/r.pdf"], "cannot create folder"),
+    ],
+)
+def test_report_bad_inputs(bench, capsys, argv, expected):
+    code = run_entry_point(report_pipeline.main, argv)
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_BAD_INPUT
+    assert len(err.splitlines()) == 1
+    assert expected in err
+
+
+def test_output_that_is_a_folder_is_refused(bench, tmp_path, capsys):
+    code = run_entry_point(report_pipeline.main, ["--experiment", "rep", "--output", str(tmp_path)])
+    assert code == EXIT_BAD_INPUT
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_experiment_without_project_runs_is_refused(bench):
+    client = MlflowClient()
+    exp = client.create_experiment("foreign")
+    run = client.create_run(exp)
+    client.log_metric(run.info.run_id, "accuracy", 0.9)
+    client.set_terminated(run.info.run_id)
+    with pytest.raises(ReportError, match="no runs of this project"):
+        collect("foreign")
+
+
+def _copy_run(client: MlflowClient, exp_id: str, source, **tag_overrides) -> str:
+    """A run with the source's params, final metrics and tags, some tags replaced."""
+    run = client.create_run(exp_id)
+    for k, v in source.data.params.items():
+        client.log_param(run.info.run_id, k, v)
+    for k, v in source.data.metrics.items():
+        client.log_metric(run.info.run_id, k, v)
+    tags = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
+    for k, v in (tags | tag_overrides).items():
+        client.set_tag(run.info.run_id, k, v)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def test_mixing_fid_backends_is_refused(bench, tmp_path):
+    client = MlflowClient()
+    (adaptive,) = _runs("adaptive")
+    exp = client.create_experiment("mixed")
+    _copy_run(client, exp, adaptive, **{"benchmark.seed": "1"})
+    _copy_run(
+        client, exp, adaptive, **{"benchmark.seed": "2", "benchmark.fid_backend": "inception"}
+    )
+    with pytest.raises(ReportError, match="different FID backends"):
+        generate_report("mixed", tmp_path / "mixed.pdf")
+    assert not (tmp_path / "mixed.pdf").exists()
+
+
+def test_datasets_get_separate_sections_and_missing_pieces_are_named(bench, tmp_path):
+    client = MlflowClient()
+    (adaptive,) = _runs("adaptive")
+    exp = client.create_experiment("partial")
+    _copy_run(client, exp, adaptive)
+    _copy_run(client, exp, adaptive, **{"benchmark.dataset": "mnist5k"})
+    result = generate_report("partial", tmp_path / "partial.pdf")
+    assert [s.dataset for s in result.sections] == ["digits", "mnist5k"]
+    _, text = pdf_text(result.path)
+    assert text.count("Missing: no finished grid search") == 2
+
+
+@pytest.mark.slow
+def test_mlflow_run_benchmark_done_when(tmp_path):
+    env = dict(os.environ)
+    env.pop("MLFLOW_RUN_ID", None)
+    env |= {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    out = tmp_path / "X.pdf"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(REPO),
+            "-e",
+            "benchmark",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "done-when",
+            "-P",
+            "dataset=digits",
+            "-P",
+            "preset=quick",
+            "-P",
+            "epochs=12",
+            "-P",
+            "latent_sizes=4,16",
+            "-P",
+            f"output={out}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"report: {out}" in proc.stdout
+    pages, text = pdf_text(out)
+    assert pages >= 3
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name("done-when")
+    runs = client.search_runs([exp.experiment_id])
+    (adaptive,) = [r for r in runs if r.data.tags["benchmark.method"] == "adaptive"]
+    (grid,) = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
+    for needle in (
+        "ALD-VAE",
+        "grid search",
+        "FID",
+        "silhouette",
+        f"{adaptive.data.metrics['final_latent_dim']:.1f}",
+        f"{adaptive.data.metrics['wall_clock_s']:.1f}",
+        f"{grid.data.metrics['sum_trial_wall_clock_s']:.1f}",
+    ):
+        assert needle in text, needle
