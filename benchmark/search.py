@@ -23,11 +23,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -86,15 +87,21 @@ def derive_study_name(cfg: RunConfig, search: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """A storage or tracking URL with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """A storage or tracking URL with its password replaced by ``***``.
+
+    SQLAlchemy's own parser is used first because it accepts passwords that a generic
+    URL parser splits at ``/``, ``?`` or ``#``."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.password is not None:
+            return parsed.render_as_string(hide_password=True)
+        if "@" not in url:
+            return url
+    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL (an http tracking URI, say)
+        pass
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
@@ -130,6 +137,13 @@ def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
             f"storage {mask_url(url)!r} is not a database URL; expected e.g. "
             "sqlite:///optuna-studies.db or postgresql://user:password@host/db"
         )
+    if scheme.startswith("sqlite"):
+        database = url.split("://", 1)[1].lstrip("/")
+        if database in ("", ":memory:"):
+            raise ConfigError(
+                f"storage {url!r} is an in-memory database, which worker processes cannot "
+                "share; give a file, e.g. sqlite:///optuna-studies.db"
+            )
     engine_kwargs = {"connect_args": {"timeout": 60}} if scheme.startswith("sqlite") else {}
     try:
         with warnings.catch_warnings():

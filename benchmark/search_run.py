@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from benchmark import figures, tracking
 from benchmark.config import RunConfig
-from benchmark.device import resolve_device
 from benchmark.errors import BenchmarkError
+from benchmark.runner import prepare
 from benchmark.search import (
     SearchSpec,
     TrialRow,
@@ -63,7 +63,9 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
     the size, and log the parent run (``benchmark.method=gridsearch``; ``nested`` puts
     it under the active run, as the benchmark entry point does)."""
     start = time.perf_counter()
-    device = resolve_device(cfg.device)
+    # everything the workers will need is checked (and the feature extractor cached)
+    # here, so that bad input fails before a study or a run exists
+    device = prepare(cfg).device
     study = create_or_resume_study(spec, cfg)
     print(f"Optuna storage: {mask_url(spec.storage)}  study: {spec.study_name}", flush=True)
     tags = {

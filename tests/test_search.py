@@ -1,0 +1,641 @@
+"""The Optuna search (benchmark.search, benchmark.search_run) and its entry point
+(pipelines.gridsearch), in-process: URL masking, study naming and fingerprints, spec
+validation, bad inputs, a study with another search space, resume, selection and
+successive halving.
+
+Workers are spawned processes that re-import the package; the tracking URI is handed
+to them explicitly, so a private SQLite tracking store per test works. The feature
+cache stays the session's (conftest), so the domain CNN is trained once per session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+import benchmark.search as search_module
+from benchmark import tracking
+from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.search import (
+    PARAM,
+    SearchSpec,
+    config_fingerprint,
+    create_or_resume_study,
+    derive_study_name,
+    has_work,
+    mask_url,
+    pending_sizes,
+    trial_cost_s,
+    trial_rows,
+)
+from benchmark.search_run import per_size_table
+from benchmark.selection import SIGNALS, select_latent_dim
+from pipelines import gridsearch
+from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TINY_SEARCH = ["--dataset", "digits", "--epochs", "1", "--n_workers", "1"]
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    """A private SQLite tracking store for one test, run from a private folder (the
+    default artifact root is relative to the working directory)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+def _all_runs(uri: str) -> list[Run]:
+    client = MlflowClient(uri)
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(exp_ids) if exp_ids else []
+
+
+def _by_method(runs: list[Run], method: str) -> list[Run]:
+    return [r for r in runs if r.data.tags.get("benchmark.method") == method]
+
+
+def _study_names(storage_file: Path) -> list[str]:
+    """Studies in a SQLite file (none when the file was never created)."""
+    if not storage_file.exists():
+        return []
+    return [s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{storage_file}")]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    return lines[0]
+
+
+# --- mask_url ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://user:secret@host:5432/db", "postgresql://user:***@host:5432/db"),
+        ("postgresql://user:secret@host/db", "postgresql://user:***@host/db"),
+        (
+            "mysql+pymysql://bob:secret@db.example.org/optuna",
+            "mysql+pymysql://bob:***@db.example.org/optuna",
+        ),
+        ("postgresql://user:p%40secret@host/db", "postgresql://user:***@host/db"),
+    ],
+)
+def test_mask_url_replaces_the_password(url, masked):
+    assert mask_url(url) == masked
+    assert "secret" not in mask_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user@host:5432/db",
+        "postgresql://host/db",
+        "sqlite:///optuna-studies.db",
+        "sqlite:////abs/path/studies.db",
+        "notaurl",
+    ],
+)
+def test_mask_url_without_password_is_unchanged(url):
+    assert mask_url(url) == url
+
+
+@pytest.mark.parametrize("password", ["se/cret", "se?cret", "se#cret"])
+def test_mask_url_hides_passwords_that_sqlalchemy_accepts(password):
+    from sqlalchemy.engine import make_url
+
+    url = f"postgresql://user:{password}@host:5432/db"
+    assert make_url(url).password == password  # a URL SQLAlchemy would connect with
+    assert password not in mask_url(url)
+    assert mask_url(url) == "postgresql://user:***@host:5432/db"
+
+
+# --- study name, fingerprint, spec ---------------------------------------------------
+
+
+def test_derive_study_name(make_cfg):
+    assert derive_study_name(make_cfg(), "grid") == "digits-quick-seed1-grid"
+    assert derive_study_name(make_cfg(seed=7), "halving") == "digits-quick-seed7-halving"
+
+
+def test_config_fingerprint_tracks_what_a_trial_trains(make_cfg):
+    base = config_fingerprint(make_cfg(epochs=3))
+    assert base == config_fingerprint(make_cfg(epochs=3))
+    assert len(base) == 12
+    # what a trial trains changes the fingerprint
+    assert config_fingerprint(make_cfg(epochs=4)) != base
+    assert config_fingerprint(make_cfg(epochs=3, lr=0.01)) != base
+    assert config_fingerprint(make_cfg(epochs=3, seed=2)) != base
+    assert config_fingerprint(make_cfg(epochs=3, fid_backend="inception")) != base
+    # the searched sizes and the device do not
+    assert config_fingerprint(make_cfg(epochs=3, device="auto")) == base
+    assert config_fingerprint(make_cfg(epochs=3, latent_sizes="2,4")) == base
+    assert config_fingerprint(make_cfg(epochs=3, latent_sizes=[8, 64, 3])) == base
+
+
+def test_search_spec_defaults_validate():
+    spec = SearchSpec()
+    assert spec.validate() is spec
+    assert SearchSpec(
+        search="halving", n_workers=4, heartbeat_interval=1, grace_period=2
+    ).validate()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"search": "random"}, "unknown search 'random'; allowed: grid, halving"),
+        ({"n_workers": 0}, "n_workers=0 is too small"),
+        ({"n_workers": -2}, "n_workers=-2 is too small"),
+        ({"heartbeat_interval": 10, "grace_period": 10}, "heartbeat_interval < grace_period"),
+        ({"heartbeat_interval": 10, "grace_period": 5}, "heartbeat_interval < grace_period"),
+        ({"heartbeat_interval": 0, "grace_period": 5}, "1 <= heartbeat_interval"),
+    ],
+)
+def test_search_spec_validate_refuses_with_one_line(kwargs, expected):
+    with pytest.raises(ConfigError) as info:
+        SearchSpec(**kwargs).validate()
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+# --- study bookkeeping without training ----------------------------------------------
+
+
+def _spec(tmp_path: Path, **kwargs) -> SearchSpec:
+    values = {
+        "latent_sizes": [2, 4],
+        "storage": f"sqlite:///{tmp_path / 'optuna.db'}",
+        "study_name": "s",
+    }
+    return SearchSpec(**(values | kwargs)).validate()
+
+
+def test_create_or_resume_study_records_and_checks_the_search_space(tmp_path, make_cfg):
+    cfg = make_cfg(epochs=2)
+    spec = _spec(tmp_path)
+    study = create_or_resume_study(spec, cfg)
+    assert study.user_attrs == {
+        "latent_sizes": [2, 4],
+        "search": "grid",
+        "config_fingerprint": config_fingerprint(cfg),
+        "dataset": "digits",
+        "preset": "quick",
+    }
+    study.add_trial(
+        create_trial(
+            params={PARAM: 2},
+            distributions={PARAM: CategoricalDistribution([2, 4])},
+            value=1.0,
+        )
+    )
+    # the same command resumes the same study
+    again = create_or_resume_study(spec, cfg)
+    assert again._study_id == study._study_id
+    assert len(again.get_trials()) == 1
+
+    refusals = [
+        (_spec(tmp_path, latent_sizes=[2, 8]), cfg, "latent_sizes=[2, 4], not [2, 8]"),
+        (_spec(tmp_path, latent_sizes=[4, 2]), cfg, "latent_sizes=[2, 4], not [4, 2]"),
+        (_spec(tmp_path, search="halving"), cfg, "search='grid', not 'halving'"),
+        (spec, make_cfg(epochs=3), "config_fingerprint="),
+    ]
+    for other_spec, other_cfg, expected in refusals:
+        with pytest.raises(BenchmarkError) as info:
+            create_or_resume_study(other_spec, other_cfg)
+        assert expected in str(info.value)
+        assert "\n" not in str(info.value)
+    summaries = optuna.get_all_study_summaries(spec.storage)
+    assert [s.study_name for s in summaries] == ["s"]
+    assert summaries[0].user_attrs == study.user_attrs
+    assert summaries[0].n_trials == 1
+
+
+def _trial(size: int | None, state: TrialState, **user_attrs) -> FrozenTrial:
+    params = {} if size is None else {PARAM: size}
+    dists = {} if size is None else {PARAM: CategoricalDistribution([2, 4, 8, 16, 32])}
+    value = 1.0 if state == TrialState.COMPLETE else None
+    return create_trial(
+        state=state, params=params, distributions=dists, value=value, user_attrs=user_attrs
+    )
+
+
+def test_pending_sizes_has_work_and_trial_rows():
+    study = optuna.create_study()
+    assert pending_sizes(study, [2, 4, 8]) == [2, 4, 8]
+    assert has_work(study, [2, 4, 8])
+    study.add_trial(_trial(2, TrialState.COMPLETE, val_fid=3.0, mlflow_run_id="r2"))
+    study.add_trial(_trial(4, TrialState.PRUNED, mlflow_run_id="r4"))
+    study.add_trial(_trial(8, TrialState.FAIL, worker_host="h"))
+    study.add_trial(_trial(16, TrialState.PRUNED, surplus=True))  # took nothing
+    assert pending_sizes(study, [2, 4, 8, 16]) == [16]
+    assert has_work(study, [2, 4, 8, 16])
+    assert not has_work(study, [2, 4, 8])
+    study.add_trial(_trial(8, TrialState.WAITING))  # a queued retry is work
+    assert pending_sizes(study, [2, 4, 8]) == []
+    assert has_work(study, [2, 4, 8])
+
+    rows = trial_rows(study)
+    # surplus and queued trials are not reported; trial order is kept
+    assert [(r.latent_dim, r.trial_number, r.state) for r in rows] == [
+        (2, 0, "COMPLETE"),
+        (4, 1, "PRUNED"),
+        (8, 2, "FAIL"),
+    ]
+    assert [r.mlflow_run_id for r in rows] == ["r2", "r4", ""]
+    assert rows[0].values == {"val_fid": 3.0}
+    assert rows[2].values == {}  # a string attribute is not a value
+
+
+def test_trial_cost_runs_to_completion_or_last_sign_of_life():
+    start = datetime(2024, 1, 1, 12, 0, 0)
+
+    def frozen(state, complete, **attrs):
+        return FrozenTrial(
+            number=0,
+            state=state,
+            value=None,
+            datetime_start=start,
+            datetime_complete=complete,
+            params={},
+            distributions={},
+            user_attrs=attrs,
+            system_attrs={},
+            intermediate_values={},
+            trial_id=0,
+        )
+
+    later = start + timedelta(seconds=90)
+    alive = (start + timedelta(seconds=30)).timestamp()
+    assert trial_cost_s(frozen(TrialState.COMPLETE, later)) == pytest.approx(90.0)
+    assert trial_cost_s(frozen(TrialState.FAIL, later, last_alive=alive)) == pytest.approx(30.0)
+    assert trial_cost_s(frozen(TrialState.FAIL, later)) == pytest.approx(90.0)
+    never_started = frozen(TrialState.WAITING, None)
+    never_started.datetime_start = None
+    assert trial_cost_s(never_started) == 0.0
+
+
+def test_per_size_table_scores_complete_rows_only():
+    rows = [
+        search_module.TrialRow(8, 0, "COMPLETE", "a", 2.0, {"val_fid": 1.0, "worker_pid": 9.0}),
+        search_module.TrialRow(2, 1, "PRUNED", "b", 0.5, {"val_fid": 7.0}),
+        search_module.TrialRow(4, 2, "COMPLETE", "c", 1.0, {"test_fid": 3.0}),
+    ]
+    selection = select_latent_dim(
+        {
+            8: dict.fromkeys(SIGNALS, 1.0),
+            4: {"val_recon_loss": 2.0, "val_fid": 2.0, "val_fid_recon": 2.0, "val_silhouette": 0.0},
+        }
+    )
+    table = per_size_table(rows, selection)
+    assert [r["latent_dim"] for r in table] == [2, 4, 8]
+    assert "selection_score" not in table[0]
+    assert table[1]["selection_score"] == selection.scores[4] == 0.0
+    assert table[2]["selection_score"] == selection.scores[8] == 1.0
+    assert "worker_pid" not in table[2]
+    assert table[2]["val_fid"] == 1.0
+    assert table[1]["test_fid"] == 3.0
+
+
+# --- bad inputs through the entry point ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--latent_sizes", "4,,x"], "latent_sizes='4,,x' is malformed"),
+        (["--latent_sizes", "0,4"], "latent_sizes='0,4' has a size below 1"),
+        (["--latent_sizes", "4,4"], "latent_sizes='4,4' has duplicates"),
+        (["--search", "random"], "unknown search 'random'; allowed: grid, halving"),
+        (["--n_workers", "0"], "n_workers=0 is too small"),
+        (["--n_workers", "two"], "n_workers='two' is not an integer"),
+        (["--grace_period", "10"], "heartbeat_interval < grace_period"),
+        (["--heartbeat_interval", "x"], "heartbeat_interval='x' is not an integer"),
+        (["--sizes", "4"], "unknown parameter 'sizes'"),
+        (["--epochs", "0"], "epochs=0 is too small"),
+    ],
+)
+def test_bad_input_one_line_no_run_no_study(store, tmp_path, capsys, argv, expected):
+    db = tmp_path / "o.db"
+    code = run_entry_point(
+        gridsearch.main,
+        [*TINY_SEARCH, "--latent_sizes", "2,4", "--storage", f"sqlite:///{db}", *argv],
+    )
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert expected in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
+    assert _study_names(db) == []
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ("notaurl", "storage 'notaurl' is not a database URL"),
+        (
+            "sqlite:////nonexistent/dir/x.db",
+            "cannot open Optuna storage 'sqlite:////nonexistent/dir/x.db'",
+        ),
+        (
+            "postgresql://user:secret@localhost:1/db",
+            "cannot open Optuna storage 'postgresql://user:***@localhost:1/db'",
+        ),
+    ],
+)
+def test_bad_storage_one_line_no_run(store, capsys, storage, expected):
+    code = run_entry_point(gridsearch.main, [*TINY_SEARCH, "--storage", storage])
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert expected in line
+    assert "secret" not in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
+    assert not Path("/nonexistent/dir/x.db").exists()
+
+
+def _no_workers(*_args, **_kwargs):
+    raise AssertionError("workers were started for a search that cannot run")
+
+
+@pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys, storage):
+    monkeypatch.setattr(search_module, "_spawn_workers", _no_workers)
+    code = run_entry_point(gridsearch.main, [*TINY_SEARCH, "--storage", storage])
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert "memory" in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
+
+
+def test_missing_inception_weights_fail_before_study_and_run(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(search_module, "_spawn_workers", _no_workers)
+    db = tmp_path / "o.db"
+    code = run_entry_point(
+        gridsearch.main,
+        [*TINY_SEARCH, "--fid_backend", "inception", "--storage", f"sqlite:///{db}"],
+    )
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert "pt_inception-2015-12-05-6726825d.pth" in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
+    assert _study_names(db) == []
+
+
+# --- a real (tiny) grid search, then its resume --------------------------------------
+
+
+@dataclass
+class Snapshot:
+    code: int
+    trials: list[FrozenTrial]
+    study_attrs: dict
+    runs: list[Run]
+
+
+@dataclass
+class GridSearch:
+    tracking_uri: str
+    storage: str
+    study_name: str
+    first: Snapshot
+    second: Snapshot
+
+
+def _snapshot(code: int, uri: str, storage: str, study_name: str) -> Snapshot:
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    return Snapshot(code, study.get_trials(), dict(study.user_attrs), _all_runs(uri))
+
+
+@pytest.fixture(scope="module")
+def grid_search(tmp_path_factory, domain_cache) -> GridSearch:
+    """Sizes 2,4 for one epoch on digits with one worker, then the identical command."""
+    tmp = tmp_path_factory.mktemp("grid_search")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    storage = f"sqlite:///{tmp / 'optuna.db'}"
+    name = "digits-quick-seed1-grid"
+    argv = [*TINY_SEARCH, "--latent_sizes", "2,4", "--storage", storage]
+    mp = pytest.MonkeyPatch()
+    previous_uri = mlflow.get_tracking_uri()
+    try:
+        mp.chdir(tmp)
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.delenv("MLFLOW_RUN_ID", raising=False)
+        mlflow.set_tracking_uri(uri)
+        first = _snapshot(run_entry_point(gridsearch.main, argv), uri, storage, name)
+        second = _snapshot(run_entry_point(gridsearch.main, argv), uri, storage, name)
+    finally:
+        while mlflow.active_run():
+            mlflow.end_run()
+        mlflow.set_tracking_uri(previous_uri)
+        mp.undo()
+    return GridSearch(uri, storage, name, first, second)
+
+
+def test_first_run_trains_each_size_once_under_one_parent(grid_search):
+    first = grid_search.first
+    assert first.code == 0
+    assert sorted(t.params[PARAM] for t in first.trials) == [2, 4]
+    assert {t.state for t in first.trials} == {TrialState.COMPLETE}
+    parents = _by_method(first.runs, "gridsearch")
+    fixed = _by_method(first.runs, "fixed")
+    assert len(parents) == 1
+    assert len(first.runs) == 3
+    assert parents[0].info.status == "FINISHED"
+    assert len(fixed) == 2
+    for run in fixed:
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert run.data.tags["benchmark.search"] == "grid"
+    assert sorted(r.data.params["fixed_latent_dim"] for r in fixed) == ["2", "4"]
+    assert parents[0].data.tags["benchmark.study_name"] == grid_search.study_name
+    assert parents[0].data.params["search.latent_sizes"] == "2,4"
+
+
+def test_resume_trains_nothing_again(grid_search):
+    first, second = grid_search.first, grid_search.second
+    assert second.code == 0
+    assert [(t.number, t.state, t.params) for t in second.trials] == [
+        (t.number, t.state, t.params) for t in first.trials
+    ]
+    fixed_ids = sorted(r.info.run_id for r in _by_method(first.runs, "fixed"))
+    assert sorted(r.info.run_id for r in _by_method(second.runs, "fixed")) == fixed_ids
+    parents = _by_method(second.runs, "gridsearch")
+    assert len(parents) == 2
+    assert [p.info.status for p in parents] == ["FINISHED", "FINISHED"]
+    assert len(second.runs) == 4
+    # the resumed parent reports the same trials, hence the same cost and choice
+    new, old = sorted(parents, key=lambda p: p.info.start_time, reverse=True)
+    assert new.data.metrics["sum_trial_wall_clock_s"] == pytest.approx(
+        old.data.metrics["sum_trial_wall_clock_s"]
+    )
+    assert new.data.metrics["best_latent_dim"] == old.data.metrics["best_latent_dim"]
+    assert second.study_attrs["selected_latent_dim"] == new.data.metrics["best_latent_dim"]
+
+
+def test_parent_metrics_and_artifacts(grid_search, tmp_path):
+    client = MlflowClient(grid_search.tracking_uri)
+    fixed_ids = {
+        r.data.params["fixed_latent_dim"]: r.info.run_id
+        for r in _by_method(grid_search.first.runs, "fixed")
+    }
+    for parent in _by_method(grid_search.second.runs, "gridsearch"):
+        metrics = parent.data.metrics
+        assert metrics["best_latent_dim"] in {2, 4}
+        assert metrics["sum_trial_wall_clock_s"] > 0
+        assert metrics["wall_clock_s"] > 0
+        assert metrics["n_trials_complete"] == 2
+        assert metrics["n_trials_pruned"] == 0
+        assert metrics["n_trials_failed"] == 0
+        for name in SIGNALS:
+            assert metrics[f"best_latent_dim_{name}"] in {2, 4}
+        run_id = parent.info.run_id
+        artifacts = {a.path for a in client.list_artifacts(run_id)}
+        assert {"per_size.csv", "signals_by_latent_dim.png", "config.yaml"} <= artifacts
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="per_size.csv",
+            dst_path=str(tmp_path / run_id),
+            tracking_uri=grid_search.tracking_uri,
+        )
+        table = pd.read_csv(local)
+        assert table["latent_dim"].tolist() == [2, 4]
+        assert table["state"].tolist() == ["COMPLETE", "COMPLETE"]
+        assert table["mlflow_run_id"].tolist() == [fixed_ids["2"], fixed_ids["4"]]
+        assert (table["trial_wall_clock_s"] > 0).all()
+        for name in SIGNALS:
+            assert table[name].notna().all()
+        assert table["selection_score"].between(0, 1).all()
+
+
+def test_trials_and_nested_runs_point_at_each_other(grid_search):
+    fixed = {r.info.run_id: r for r in _by_method(grid_search.first.runs, "fixed")}
+    seen = set()
+    for trial in grid_search.second.trials:
+        run = fixed[trial.user_attrs["mlflow_run_id"]]
+        seen.add(run.info.run_id)
+        assert run.data.tags["benchmark.trial_number"] == str(trial.number)
+        assert run.data.tags["benchmark.study_name"] == grid_search.study_name
+        assert run.data.params["fixed_latent_dim"] == str(trial.params[PARAM])
+        assert run.data.metrics["test_fid"] == pytest.approx(trial.user_attrs["test_fid"])
+    assert seen == set(fixed)
+
+
+def test_selection_uses_validation_signals_only(grid_search):
+    trials = grid_search.second.trials
+    for trial in trials:
+        assert {"test_fid", "test_recon_loss", "test_silhouette"} <= set(trial.user_attrs)
+    selection = select_latent_dim(
+        {t.params[PARAM]: {k: t.user_attrs[k] for k in SIGNALS} for t in trials}
+    )
+    for parent in _by_method(grid_search.second.runs, "gridsearch"):
+        metrics = parent.data.metrics
+        assert metrics["best_latent_dim"] == selection.best_latent_dim
+        for name, size in selection.best_per_signal.items():
+            assert metrics[f"best_latent_dim_{name}"] == size
+    # the nested runs' last logged validation values are the ones the rule used
+    client = MlflowClient(grid_search.tracking_uri)
+    for trial in trials:
+        run_id = trial.user_attrs["mlflow_run_id"]
+        for name in SIGNALS:
+            history = client.get_metric_history(run_id, name)
+            last = max(history, key=lambda m: m.step)
+            assert last.value == pytest.approx(trial.user_attrs[name])
+
+
+def test_existing_study_with_other_sizes_is_refused_and_untouched(grid_search, store, capsys):
+    argv = [*TINY_SEARCH, "--latent_sizes", "2,8", "--storage", grid_search.storage]
+    code = run_entry_point(gridsearch.main, argv)
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert "latent_sizes" in line
+    assert grid_search.study_name in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
+    study = optuna.load_study(study_name=grid_search.study_name, storage=grid_search.storage)
+    before = grid_search.second
+    assert study.user_attrs == before.study_attrs
+    assert study.user_attrs["latent_sizes"] == [2, 4]
+    after = study.get_trials()
+    assert [(t.number, t.state, t.params, t.user_attrs) for t in after] == [
+        (t.number, t.state, t.params, t.user_attrs) for t in before.trials
+    ]
+    summaries = optuna.get_all_study_summaries(grid_search.storage)
+    assert [s.study_name for s in summaries] == [grid_search.study_name]
+    assert len(_all_runs(grid_search.tracking_uri)) == len(before.runs)
+
+
+# --- successive halving --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_halving_prunes_and_selects_a_complete_size(store, tmp_path):
+    db = tmp_path / "halving.db"
+    code = run_entry_point(
+        gridsearch.main,
+        [
+            "--dataset",
+            "digits",
+            "--search",
+            "halving",
+            "--latent_sizes",
+            "2,4,8,16,32,64",
+            "--epochs",
+            "8",
+            "--n_workers",
+            "1",
+            "--storage",
+            f"sqlite:///{db}",
+        ],
+    )
+    assert code == 0
+    study = optuna.load_study(study_name="digits-quick-seed1-halving", storage=f"sqlite:///{db}")
+    trials = study.get_trials()
+    assert sorted(t.params[PARAM] for t in trials) == [2, 4, 8, 16, 32, 64]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned
+    assert complete
+    assert len(pruned) + len(complete) == 6
+
+    runs = _all_runs(store)
+    (parent,) = _by_method(runs, "gridsearch")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["benchmark.search"] == "halving"
+    assert parent.data.metrics["n_trials_pruned"] == len(pruned)
+    assert parent.data.metrics["n_trials_complete"] == len(complete)
+    assert parent.data.metrics["best_latent_dim"] in {t.params[PARAM] for t in complete}
+
+    fixed = {r.info.run_id: r for r in _by_method(runs, "fixed")}
+    assert len(fixed) == 6
+    for trial in pruned:
+        run = fixed[trial.user_attrs["mlflow_run_id"]]
+        assert run.info.status == "KILLED"
+        assert "successive halving" in run.data.tags[tracking.STOPPED_EARLY_TAG]
+        assert trial.last_step is not None and trial.last_step < 8
+    for trial in complete:
+        run = fixed[trial.user_attrs["mlflow_run_id"]]
+        assert run.info.status == "FINISHED"
+        assert tracking.STOPPED_EARLY_TAG not in run.data.tags
+        assert trial.last_step == 8
