@@ -17,9 +17,14 @@ import yaml
 from benchmark.errors import ConfigError
 
 PRESETS_PACKAGE = "benchmark.presets"
-DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist")
+# Per-dataset values of each preset (`<preset>: {<dataset>: {field: value}}`); the leading
+# underscore keeps it out of the preset list.
+DATASET_OVERRIDES_FILE = "_datasets.yaml"
+DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "eurosat", "sprites")
 # Datasets read from files under `data_dir` (the rest ship inside a Python package).
-FILE_BACKED_DATASETS = ("mnist", "fashion-mnist")
+FILE_BACKED_DATASETS = ("mnist", "fashion-mnist", "eurosat", "sprites")
+# File-backed datasets that torchvision can download (`download=true`).
+DOWNLOADABLE_DATASETS = ("mnist", "fashion-mnist", "eurosat")
 PRUNE_ORDERS = ("last", "kl")
 POSTERIORS = ("logvar", "softmax")
 DEVICES = ("auto", "cpu", "cuda")
@@ -34,7 +39,12 @@ class RunConfig:
     preset: str = "quick"
     seed: int = 1
     data_dir: str = ""
+    # Fetch a missing file-backed dataset through torchvision (needs a network).
+    download: bool = False
     device: str = "auto"
+    # Mixed precision (float16 autocast + GradScaler) for training steps; CUDA only,
+    # ignored on a CPU (see benchmark.train.amp_active).
+    amp: bool = False
     # Optimisation (paper: Adam with amsgrad, lr 1e-3, batch 64, 200 epochs).
     epochs: int = 200
     batch_size: int = 64
@@ -85,9 +95,12 @@ FIELD_TYPES: dict[str, type] = {
 
 
 def available_presets() -> list[str]:
-    """Names of the YAML presets shipped in the package."""
+    """Names of the YAML presets shipped in the package (files starting with ``_`` are
+    not presets)."""
     files = resources.files(PRESETS_PACKAGE).iterdir()
-    return sorted(Path(f.name).stem for f in files if f.name.endswith(".yaml"))
+    return sorted(
+        Path(f.name).stem for f in files if f.name.endswith(".yaml") and not f.name.startswith("_")
+    )
 
 
 def load_preset(name: str) -> dict[str, Any]:
@@ -101,6 +114,21 @@ def load_preset(name: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"preset {name!r} sets unknown keys {sorted(unknown)}")
     return data
+
+
+def load_dataset_overrides(preset: str, dataset: str) -> dict[str, Any]:
+    """The preset's values for one dataset (``_datasets.yaml``), e.g. SPRITES' batch of 16.
+
+    They apply over the preset's own values and under explicit parameters."""
+    text = resources.files(PRESETS_PACKAGE).joinpath(DATASET_OVERRIDES_FILE).read_text()
+    table = yaml.safe_load(text) or {}
+    values = dict((table.get(preset) or {}).get(dataset) or {})
+    unknown = set(values) - set(FIELD_TYPES) | ({"dataset", "preset"} & set(values))
+    if unknown:
+        raise ConfigError(
+            f"{DATASET_OVERRIDES_FILE} sets unknown keys {sorted(unknown)} for {preset}/{dataset}"
+        )
+    return values
 
 
 def parse_int_list(text: str, name: str = "latent_sizes") -> list[int]:
@@ -194,26 +222,38 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.dataset in FILE_BACKED_DATASETS:
         if not cfg.data_dir:
             raise ConfigError(f"dataset {cfg.dataset!r} is read from files: set data_dir")
-        if not Path(cfg.data_dir).is_dir():
+        if cfg.download and cfg.dataset not in DOWNLOADABLE_DATASETS:
+            raise ConfigError(
+                f"dataset {cfg.dataset!r} cannot be downloaded by the benchmark; place its "
+                "files in data_dir (see docs/datasets.md) and set download=false"
+            )
+        # With download=true the loader creates the folder.
+        if not cfg.download and not Path(cfg.data_dir).is_dir():
             raise ConfigError(
                 f"data_dir {cfg.data_dir!r} does not exist; dataset {cfg.dataset!r} needs a folder "
-                "in torchvision's layout"
+                "in torchvision's layout (see docs/datasets.md), or download=true"
             )
     return cfg
 
 
 def resolve_config(preset: str = "quick", overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Preset values, then explicit overrides; empty-string overrides mean "use the preset".
+    """Preset values, then the preset's values for the dataset, then explicit overrides;
+    empty-string overrides mean "use the preset".
 
     Raises :class:`ConfigError` for unknown presets, unknown keys and bad values.
     """
     values: dict[str, Any] = dict(load_preset(preset))
+    explicit: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if key not in FIELD_TYPES or key == "preset":
             allowed = ", ".join(k for k in FIELD_TYPES if k != "preset")
             raise ConfigError(f"unknown parameter {key!r}; allowed: {allowed}")
         if value is None or (isinstance(value, str) and value.strip() == ""):
             continue
-        values[key] = value
+        explicit[key] = value
+    dataset = str(explicit.get("dataset", values.get("dataset", RunConfig.dataset)))
+    if dataset in DATASETS:  # an unknown name is reported by validate()
+        values.update(load_dataset_overrides(preset, dataset))
+    values.update(explicit)
     coerced = {key: _coerce(key, value) for key, value in values.items()}
     return validate(RunConfig(preset=preset, **coerced))

@@ -76,14 +76,33 @@ def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
+# Prior samples in a grid of clips: each is a tall frame strip, so fewer of them.
+CLIP_GRID_SAMPLES = 16
+
+
+def clips_as_strips(x: torch.Tensor) -> torch.Tensor:
+    """Clips (N, C, T, H, W) as images (N, C, T * H, W), frames top to bottom; images
+    (N, C, H, W) pass unchanged."""
+    if x.dim() != 5:
+        return x
+    n, c, t, h, w = x.shape
+    return x.reshape(n, c, t * h, w)
+
+
 @torch.no_grad()
 def image_grids(
     model: MLPVAE, x: torch.Tensor, n: int = 16, n_samples: int = 64, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(originals stacked over their reconstructions, prior samples) for image grids."""
+    """(originals stacked over their reconstructions, prior samples) for image grids.
+
+    Clips come back as frame strips (:func:`clips_as_strips`), at most
+    ``CLIP_GRID_SAMPLES`` prior samples, so a grid stays a picture of sensible size."""
     model.eval()
     gen = seeded_generator(seed, x.device)
     originals = x[:n]
     recon = reconstruct(model, originals, gen)
+    if x.dim() == 5:
+        n_samples = min(n_samples, CLIP_GRID_SAMPLES)
     noise = torch.randn(n_samples, model.latent_dim, generator=gen, device=x.device)
-    return torch.cat([originals, recon]), generate(model, noise)
+    pairs = clips_as_strips(torch.cat([originals, recon]))
+    return pairs, clips_as_strips(generate(model, noise))

@@ -124,24 +124,46 @@ def make_optimizer(model: MLPVAE, cfg: RunConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad)
 
 
+def amp_active(cfg: RunConfig, device: torch.device) -> bool:
+    """Whether training steps use mixed precision: only when ``cfg.amp`` and on CUDA.
+
+    On a CPU ``amp=true`` is ignored (float32 training), so one configuration serves
+    ``device=auto`` on machines with and without a GPU."""
+    return bool(cfg.amp) and device.type == "cuda"
+
+
 def train_one_epoch(
     model: MLPVAE,
     optimizer: torch.optim.Optimizer,
     x: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> float:
-    """One pass over x in shuffled mini-batches; returns the mean per-image loss."""
+    """One pass over x in shuffled mini-batches; returns the mean per-image loss.
+
+    With a ``scaler`` the forward pass runs under float16 autocast and the gradients are
+    scaled (mixed precision on CUDA); the loss itself is always computed in float32,
+    since exp(logvar) in the KL overflows float16 early."""
     model.train()
     order = torch.randperm(x.shape[0], generator=generator).to(x.device)
     total = torch.zeros((), device=x.device)
     for start in range(0, x.shape[0], batch_size):
         xb = x[order[start : start + batch_size]]
-        logits, mu, logvar, _ = model(xb)
-        loss = negative_elbo(logits, xb, mu, logvar)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            logits, mu, logvar, _ = model(xb)
+            loss = negative_elbo(logits, xb, mu, logvar)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        else:
+            with torch.autocast(device_type=x.device.type, dtype=torch.float16):
+                logits, mu, logvar, _ = model(xb)
+            loss = negative_elbo(logits.float(), xb, mu.float(), logvar.float())
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         # accumulate on the device: no host sync per batch
         total += loss.detach() * xb.shape[0]
     return float(total) / x.shape[0]
@@ -178,6 +200,7 @@ def train(
     ``cfg.initial_latent_dim``; otherwise the model trains at the fixed ``latent_dim``
     with the same loop, schedule and validation signals. ``train_time_s`` counts the
     epochs (training and validation signals), not the time spent in ``on_epoch``.
+    Training steps use mixed precision where :func:`amp_active` says so.
     """
     adaptive = cfg.adaptive if adaptive is None else adaptive
     n_z = cfg.initial_latent_dim if adaptive else (latent_dim or cfg.initial_latent_dim)
@@ -199,13 +222,16 @@ def train(
         else None
     )
     probe = ValidationProbe(cfg, data, extractor, device)
+    scaler = torch.amp.GradScaler(device.type) if amp_active(cfg, device) else None
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"{data.name}", unit="epoch", disable=not progress)
     for epoch in bar:
         t0 = time.perf_counter()
         trained_dim = model.latent_dim
-        train_loss = train_one_epoch(model, optimizer, data.train.x, cfg.batch_size, shuffle)
+        train_loss = train_one_epoch(
+            model, optimizer, data.train.x, cfg.batch_size, shuffle, scaler
+        )
         t1 = time.perf_counter()
         if not math.isfinite(train_loss):
             raise TrainingDivergedError(

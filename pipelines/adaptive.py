@@ -19,6 +19,8 @@ PARAMETERS = (
     "fid_backend",
     "data_dir",
     "posterior",
+    "download",
+    "amp",
 )
 
 

@@ -130,6 +130,7 @@ def test_model_config_round_trip():
         "latent_dim": 5,
         "hidden_dim": 12,
         "posterior": "softmax",
+        "architecture": "mlp",
     }
     assert ModelConfig.from_dict(data) == model.config
     rebuilt = model_from_config(model.config)
@@ -145,3 +146,31 @@ def test_parameter_count_of_published_model():
     expected = (d * h + h) + (h * h + h) + 2 * (h * z + z) + (z * h + h) + (h * h + h) + (h * d + d)
     assert sum(p.numel() for p in model.parameters()) == expected
     assert math.prod(model.config.image_shape) == d
+
+
+def test_config_saved_before_architectures_existed_loads_as_mlp():
+    # model_config.json of runs logged before the `architecture` field
+    old = {"image_shape": [1, 8, 8], "latent_dim": 5, "hidden_dim": 12, "posterior": "logvar"}
+    config = ModelConfig.from_dict(old)
+    assert config.architecture == "mlp"
+    model = model_from_config(config)
+    assert type(model).__name__ == "MLPVAE"
+    # the state dict keys are those of the original MLP, so old weights load
+    assert sorted(model.state_dict()) == sorted(
+        [
+            "encoder.0.weight",
+            "encoder.0.bias",
+            "encoder.2.weight",
+            "encoder.2.bias",
+            "fc_mu.weight",
+            "fc_mu.bias",
+            "fc_scale.weight",
+            "fc_scale.bias",
+            "decoder_in.weight",
+            "decoder_in.bias",
+            "decoder.1.weight",
+            "decoder.1.bias",
+            "decoder.3.weight",
+            "decoder.3.bias",
+        ]
+    )

@@ -5,6 +5,10 @@
   features. Cheap enough to evaluate every epoch on a CPU.
 - ``inception``: pytorch-fid's InceptionV3 pool features (2048-d), the paper's choice.
   Its weights are never bundled: offline, a missing weights file fails at once.
+
+Clips (N, C, T, H, W) are handled by both: the domain CNN sees a clip's frames stacked
+as channels (C * T of them), so its features describe motion as well as appearance;
+Inception, an image network, gives a clip the mean of its frames' features.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ DOMAIN_EPOCHS = 8
 DOMAIN_BATCH = 128
 DOMAIN_LR = 1e-3
 DOMAIN_FEATURE_DIM = 64
+# Inputs this wide get a stride-2 first convolution (our choice: 64x64 RGB frames cost
+# 4x less to classify, and 32x32 maps still leave two more downsamplings).
+DOMAIN_DOWNSAMPLE_SIDE = 64
 
 
 class FeatureExtractor(Protocol):
-    """Maps images (N, C, H, W) in [0, 1] to features (N, D)."""
+    """Maps images (N, C, H, W) or clips (N, C, T, H, W) in [0, 1] to features (N, D)."""
 
     name: str
 
@@ -44,13 +51,29 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def frames_as_channels(x: torch.Tensor) -> torch.Tensor:
+    """Clips (N, C, T, H, W) as images (N, C * T, H, W), a view; images pass unchanged."""
+    return x.flatten(1, 2) if x.dim() == 5 else x
+
+
+def domain_channels(x: torch.Tensor) -> int:
+    """Input channels of the domain CNN for data shaped like ``x``."""
+    return int(frames_as_channels(x[:1]).shape[1])
+
+
+def domain_first_stride(x: torch.Tensor) -> int:
+    """Stride of the domain CNN's first convolution: 2 for images of 64 pixels or more
+    (EuroSAT, SPRITES frames), which quarters its cost there; 1 for MNIST-sized images."""
+    return 2 if int(x.shape[-1]) >= DOMAIN_DOWNSAMPLE_SIDE else 1
+
+
 class DomainCNN(nn.Module):
     """Three small convolutions, a 64-d penultimate layer, then the class logits."""
 
-    def __init__(self, channels: int, n_classes: int) -> None:
+    def __init__(self, channels: int, n_classes: int, first_stride: int = 1) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1),
+            nn.Conv2d(channels, 32, 3, stride=first_stride, padding=1),
             nn.ReLU(),
             nn.Conv2d(32, 32, 3, stride=2, padding=1),
             nn.ReLU(),
@@ -80,9 +103,10 @@ def train_domain_classifier(
 ) -> DomainCNN:
     """Train the domain CNN on (x, y) with a fixed seed (deterministic on CPU)."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    x = frames_as_channels(x)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DomainCNN(int(x.shape[1]), n_classes).to(x.device)
+        model = DomainCNN(int(x.shape[1]), n_classes, domain_first_stride(x)).to(x.device)
     opt = torch.optim.Adam(model.parameters(), lr=DOMAIN_LR)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
@@ -108,12 +132,14 @@ class DomainFeatures:
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> np.ndarray:
+        images = frames_as_channels(images)
         out = [self.model.body(images[i : i + 512]) for i in range(0, images.shape[0], 512)]
         return torch.cat(out).double().cpu().numpy()
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """Classification accuracy, to show the features mean something."""
+        x = frames_as_channels(x)
         pred = torch.cat([self.model(x[i : i + 512]).argmax(1) for i in range(0, x.shape[0], 512)])
         return float((pred == y).float().mean())
 
@@ -123,7 +149,7 @@ class DomainFeatures:
     ) -> DomainFeatures:
         """Load the cached classifier for this dataset and split, training it on a miss."""
         path = cache_dir() / f"domain_cnn_{dataset}_{_split_key(dataset, x, y)}.pt"
-        model = DomainCNN(int(x.shape[1]), n_classes).to(x.device)
+        model = DomainCNN(domain_channels(x), n_classes, domain_first_stride(x)).to(x.device)
         if path.exists():
             model.load_state_dict(torch.load(path, map_location=x.device, weights_only=True))
             return cls(model)
@@ -141,12 +167,22 @@ def inception_weights_path() -> Path:
 
 
 class InceptionFeatures:
-    """pytorch-fid's InceptionV3 (2048-d pool features); grayscale is repeated to RGB."""
+    """pytorch-fid's InceptionV3 (2048-d pool features); grayscale is repeated to RGB and a
+    clip's features are the mean over its frames (an image network: FID over frames)."""
 
     name = "inception"
     DOWNLOAD_TIMEOUT_S = 30
+    # Images per forward pass: 299x299 inputs; a GPU is only kept busy by larger batches.
+    CPU_BATCH = 50
+    CUDA_BATCH = 200
 
-    def __init__(self, device: torch.device | str = "cpu") -> None:
+    def __init__(self, device: torch.device | str = "cpu", model: nn.Module | None = None) -> None:
+        """The FID Inception on ``device``. ``model`` replaces it (any module returning
+        ``[features]`` like pytorch-fid's), for tests and for timing without the weights."""
+        self.device = torch.device(device)
+        if model is not None:
+            self.model = model.to(self.device).eval()
+            return
         from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
         path = inception_weights_path()
@@ -166,15 +202,19 @@ class InceptionFeatures:
                 ) from None
             finally:
                 socket.setdefaulttimeout(previous)
-        model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        inception = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+        self.model = inception.to(self.device).eval()
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> np.ndarray:
+        if images.dim() == 5:  # clips: every frame through Inception, then the mean
+            n, c, t, h, w = images.shape
+            frames = images.transpose(1, 2).reshape(n * t, c, h, w)  # clip-major order
+            return self.features(frames).reshape(n, t, -1).mean(axis=1)
         out = []
-        for i in range(0, images.shape[0], 50):
-            batch = images[i : i + 50].to(self.device)
+        step = self.CUDA_BATCH if self.device.type == "cuda" else self.CPU_BATCH
+        for i in range(0, images.shape[0], step):
+            batch = images[i : i + step].to(self.device)
             if batch.shape[1] == 1:
                 batch = batch.repeat(1, 3, 1, 1)
             out.append(self.model(batch)[0].flatten(1))

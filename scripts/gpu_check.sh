@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The GPU check (docs/gpu.md), one script, under ten minutes on one data-centre GPU:
+#   1. setup: the README's install, unless the project's packages are already importable
+#      (SKIP_SETUP=1 never installs: machines without a network);
+#   2. scripts/gpu_check.py: fake datasets of the real formats and sizes (EuroSAT JPEG
+#      folders, MNIST idx files, SPRITES NumPy files), the `paper` preset timed on CUDA
+#      with and without mixed precision, and the Inception FID cost on the GPU;
+#   3. `mlflow run . -e adaptive` with the `paper` preset on the EuroSAT-format folder,
+#      on CUDA with amp (skipped when mlflow is not installed);
+#   4. scripts/bench_speed.py --device cuda (skipped without mlflow or mlxtend);
+#   5. the model tests, CUDA ones included.
+# Results: $OUT (default gpu-check/): gpu_check.md (the tables), gpu_check.json, logs.
+# Usage: scripts/gpu_check.sh            PYTHON=python3 OUT=out SKIP_SETUP=1 scripts/gpu_check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+PY=${PYTHON:-python}
+OUT=${OUT:-gpu-check}
+EPOCHS=${EPOCHS:-3}
+mkdir -p "$OUT"
+export MLFLOW_DISABLE_TELEMETRY=true
+# a fresh domain-CNN cache: the timings include training the FID feature extractor
+export ALD_BENCHMARK_CACHE=${ALD_BENCHMARK_CACHE:-$(mktemp -d)}
+DATA=$(mktemp -d)
+status=0
+step() { echo; echo "=== $* ($(date +%T))"; }
+
+step "1. setup"
+if ! "$PY" -c "import benchmark, pytorch_fid, sklearn, yaml" 2>/dev/null; then
+  if [ "${SKIP_SETUP:-0}" = 1 ]; then
+    echo "the project is not importable and SKIP_SETUP=1: set PYTHONPATH" >&2
+    exit 1
+  fi
+  "$PY" -m pip install -e ".[test]" || { echo "setup failed" >&2; exit 1; }
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
+  'gpu', torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)"
+
+step "2. paper preset on real-format data, timed; Inception FID cost"
+"$PY" scripts/gpu_check.py --out "$OUT" --data-root "$DATA" --epochs "$EPOCHS" \
+  2>&1 | tee "$OUT/gpu_check.log" || status=1
+
+step "3. mlflow run, paper preset, eurosat format, cuda, amp"
+if "$PY" -c "import mlflow" 2>/dev/null; then
+  (cd "$OUT" && MLFLOW_TRACKING_URI="sqlite:///$PWD/mlflow.db" "$PY" -m mlflow run "$REPO" \
+    -e adaptive --env-manager local -P preset=paper -P dataset=eurosat \
+    -P data_dir="$DATA" -P epochs=2 -P device=cuda -P amp=true) 2>&1 \
+    | tail -5 | tee "$OUT/mlflow_run.log" || status=1
+else
+  echo "skipped: mlflow is not installed" | tee "$OUT/mlflow_run.log"
+fi
+
+step "4. speed script on cuda"
+if "$PY" -c "import mlflow, mlxtend" 2>/dev/null; then
+  "$PY" scripts/bench_speed.py --device cuda --rounds 3 2>&1 | tail -8 \
+    | tee "$OUT/bench_speed.log" || status=1
+else
+  echo "skipped: needs mlflow and mlxtend (the README's install)" | tee "$OUT/bench_speed.log"
+fi
+
+step "5. model tests (CUDA ones included)"
+"$PY" -m pytest -q -p no:cacheprovider tests/test_conv_models.py 2>&1 | tail -3 \
+  | tee "$OUT/tests.log" || status=1
+
+rm -rf "$DATA"
+step "done (status $status)"
+cat "$OUT/gpu_check.md" 2>/dev/null
+exit "$status"
