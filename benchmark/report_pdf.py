@@ -33,16 +33,16 @@ matplotlib.rcParams["pdf.fonttype"] = 42
 matplotlib.rcParams["font.size"] = 10
 
 TABLE_COLUMNS = (
-    ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds)),
-    ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds)),
-    ("total\ncompute (s)", lambda r: fmt(r.compute_s, 1, r.n_seeds)),
-    ("compute /\nadaptive", lambda r: fmt(r.speedup_vs_adaptive, 2, r.n_seeds)),
-    ("test\nFID", lambda r: fmt(r.test["test_fid"], 2, r.n_seeds)),
-    ("test FID\nrecon", lambda r: fmt(r.test["test_fid_recon"], 2, r.n_seeds)),
-    ("test\nsilhouette", lambda r: fmt(r.test["test_silhouette"], 3, r.n_seeds)),
-    ("test recon\nloss", lambda r: fmt(r.test["test_recon_loss"], 2, r.n_seeds)),
-    ("test cluster\naccuracy", lambda r: fmt(r.test["test_cluster_acc"], 3, r.n_seeds)),
-    ("active\nunits", lambda r: fmt(r.test["test_active_units"], 1, r.n_seeds)),
+    ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n")),
+    ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds, "\n")),
+    ("total\ncompute (s)", lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n")),
+    ("compute /\nadaptive", lambda r: fmt(r.speedup_vs_adaptive, 2, r.n_seeds, "\n")),
+    ("test\nFID", lambda r: fmt(r.test["test_fid"], 2, r.n_seeds, "\n")),
+    ("test FID\nrecon", lambda r: fmt(r.test["test_fid_recon"], 2, r.n_seeds, "\n")),
+    ("test\nsilhouette", lambda r: fmt(r.test["test_silhouette"], 3, r.n_seeds, "\n")),
+    ("test recon\nloss", lambda r: fmt(r.test["test_recon_loss"], 2, r.n_seeds, "\n")),
+    ("test cluster\naccuracy", lambda r: fmt(r.test["test_cluster_acc"], 3, r.n_seeds, "\n")),
+    ("active\nunits", lambda r: fmt(r.test["test_active_units"], 1, r.n_seeds, "\n")),
 )
 # relative widths: method label, seeds, then the value columns
 TABLE_WIDTHS = [2.6, 0.6] + [1.0] * len(TABLE_COLUMNS)
@@ -76,7 +76,8 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
     header = ["method", "seeds"] + [c for c, _ in TABLE_COLUMNS]
     if cells:
         total = sum(TABLE_WIDTHS)
-        height = min(1.0, 0.16 * (len(cells) + 1.3))
+        several = any(r.n_seeds > 1 for r in rows)  # mean and ± sd on two lines
+        height = min(1.0, (0.2 if several else 0.16) * (len(cells) + 1.3))
         table = ax.table(
             cellText=cells,
             colLabels=header,

@@ -124,14 +124,14 @@ def adaptive_rule_rank(section: Section) -> list[tuple[int, int, int]]:
     return out
 
 
-def fmt(value: tuple[float, float] | None, digits: int = 1, n: int = 1) -> str:
-    """``mean`` or ``mean ± sd`` (with several seeds)."""
+def fmt(value: tuple[float, float] | None, digits: int = 1, n: int = 1, sep: str = " ") -> str:
+    """``mean`` or ``mean ± sd`` (with several seeds; ``sep`` goes before the ±)."""
     if value is None:
         return "-"
     mean, sd = value
     if mean != mean:  # NaN
         return "-"
-    return f"{mean:.{digits}f}" if n <= 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return f"{mean:.{digits}f}" if n <= 1 else f"{mean:.{digits}f}{sep}± {sd:.{digits}f}"
 
 
 def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
