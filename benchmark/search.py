@@ -15,6 +15,12 @@ training. A worker that dies leaves a RUNNING trial whose heartbeat goes stale; 
 fails it and ``RetryHeartbeatStaleTrialCallback`` queues a retry, which the next worker
 trains. SQLite storages run every transaction as ``BEGIN IMMEDIATE`` (SQLAlchemy's
 pysqlite recipe) so that Optuna's check-and-set of a trial's state is atomic there too.
+
+Several machines: the parent run records in the study what a worker elsewhere needs
+(the resolved training config, its MLflow run and experiment, the heartbeat settings);
+:func:`join_study` rebuilds a worker from that, so a worker is given only the storage and
+the study name. Every process that starts workers, and a coordinator that starts none,
+waits until no trial runs anywhere, failing stale ones, before it returns.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -33,8 +40,9 @@ from urllib.parse import urlsplit
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.config import RunConfig
+from benchmark.config import FIELD_TYPES, RunConfig, resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.tracking import mask_secrets
 
 SEARCHES = ("grid", "halving")
 DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
@@ -54,6 +62,18 @@ HALVING_MIN_RESOURCE_DIVISOR = 8
 HALVING_REDUCTION_FACTOR = 3
 # Trial user attributes the parent reads back.
 SIGNAL_ATTRS = ("val_recon_loss", "val_fid", "val_fid_recon", "val_silhouette")
+# `storage=env:NAME` reads the URL from the environment variable NAME, so that a password
+# never appears in a command line (`mlflow run` logs every -P value as a param).
+ENV_STORAGE_PREFIX = "env:"
+# Study user attributes the parent run writes for workers on other machines.
+PARENT_ATTRS = (
+    "config",
+    "parent_run_id",
+    "parent_experiment_id",
+    "tracking_uri",
+    "heartbeat_interval",
+    "grace_period",
+)
 
 
 @dataclass
@@ -67,6 +87,14 @@ class SearchSpec:
     n_workers: int = 1
     heartbeat_interval: int = HEARTBEAT_INTERVAL_S
     grace_period: int = GRACE_PERIOD_S
+    # Start no local worker: create the study and the parent run, then wait for workers
+    # started elsewhere (the `worker` entry point) until every size is done.
+    coordinate_only: bool = False
+
+    @property
+    def local_workers(self) -> int:
+        """Worker processes this machine starts."""
+        return 0 if self.coordinate_only else self.n_workers
 
     def validate(self) -> SearchSpec:
         if self.search not in SEARCHES:
@@ -104,6 +132,34 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
+def resolve_storage_url(storage: str) -> str:
+    """The database URL of ``storage``: itself, or for ``env:NAME`` the value of the
+    environment variable NAME (read in each process, so a secret stays out of argv)."""
+    if not storage.startswith(ENV_STORAGE_PREFIX):
+        return storage
+    name = storage[len(ENV_STORAGE_PREFIX) :]
+    value = os.environ.get(name, "")
+    if not name or not value:
+        raise ConfigError(
+            f"storage={storage!r} names the environment variable {name!r}, which is not set; "
+            "export it with the database URL, e.g. postgresql://user:password@host/db"
+        )
+    return value
+
+
+def password_warning(storage: str, mlflow_run_id: str | None) -> str | None:
+    """The warning for a password given in the storage URL itself under ``mlflow run``,
+    which logs every -P value as a param before this code runs (None when there is
+    nothing to warn about). Our own params, tags and lines show the URL masked."""
+    if mlflow_run_id is None or mask_url(storage) == storage:
+        return None
+    return (
+        f"warning: `mlflow run` has logged the storage URL with its password as a param of "
+        f"run {mlflow_run_id}; pass the password with PGPASSWORD or ~/.pgpass, or the URL "
+        "with storage=env:NAME (docs/scaling.md)"
+    )
+
+
 def config_fingerprint(cfg: RunConfig) -> str:
     """Hash of everything that changes what a trial trains (not the sizes or the device)."""
     data = cfg.to_dict()
@@ -130,7 +186,7 @@ def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
     """The study's RDB storage with heartbeats and stale-trial retries.
 
     A malformed or unreachable URL raises :class:`BenchmarkError` with one line."""
-    url = spec.storage
+    url = resolve_storage_url(spec.storage)
     scheme = urlsplit(url).scheme
     if "://" not in url or not scheme:
         raise ConfigError(
@@ -158,7 +214,7 @@ def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
                 ),
             )
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "no"
-        reason = " ".join(str(exc).split())[:300].replace(url, mask_url(url))
+        reason = mask_secrets(" ".join(str(exc).split()).replace(url, mask_url(url)))[:300]
         raise BenchmarkError(
             f"cannot open Optuna storage {mask_url(url)!r}: {type(exc).__name__}: {reason}"
         ) from None
@@ -228,6 +284,142 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
     return study
 
 
+def record_parent(
+    study: optuna.Study,
+    cfg: RunConfig,
+    spec: SearchSpec,
+    run_id: str,
+    experiment_id: str,
+    tracking_uri: str,
+) -> None:
+    """Write into the study what a worker on another machine needs to join the search:
+    the resolved training config, the parent run and its experiment, and the heartbeat
+    settings (every process must judge staleness alike). The latest parent wins, so a
+    resumed search re-points its workers; the run id is written last because a joining
+    worker takes it as the sign that the rest is there."""
+    values = {
+        "config": cfg.to_dict(),
+        "parent_experiment_id": experiment_id,
+        # for the error message of a worker that logs elsewhere; never the password
+        "tracking_uri": mask_url(tracking_uri),
+        "heartbeat_interval": spec.heartbeat_interval,
+        "grace_period": spec.grace_period,
+        "parent_run_id": run_id,
+    }
+    for key, value in values.items():
+        study.set_user_attr(key, value)
+
+
+@dataclass
+class JoinedSearch:
+    """A search as a worker on another machine rebuilt it from the study."""
+
+    study: optuna.Study
+    cfg: RunConfig
+    spec: SearchSpec
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+def config_from_study(attrs: dict, overrides: dict[str, str], study_name: str) -> RunConfig:
+    """The training config a study's parent recorded, with this machine's ``device`` or
+    ``data_dir`` (``overrides``; empty values keep the study's).
+
+    Refuses (one line) a config this version of the project would train differently: a
+    worker must train exactly what the coordinator's trials trained."""
+    stored = dict(attrs["config"])
+    unknown = sorted(set(stored) - set(FIELD_TYPES))
+    if unknown:
+        raise BenchmarkError(
+            f"study {study_name!r} was created by another version of the project (config "
+            f"fields {', '.join(unknown)} are unknown here); install the coordinator's version"
+        )
+    values = {k: v for k, v in stored.items() if k != "preset"}
+    values |= {k: v for k, v in overrides.items() if v}
+    cfg = resolve_config(str(stored.get("preset", "quick")), values)
+    if config_fingerprint(cfg) != attrs.get("config_fingerprint"):
+        raise BenchmarkError(
+            f"this worker would train another configuration than study {study_name!r} "
+            f"(fingerprint {config_fingerprint(cfg)}, study {attrs.get('config_fingerprint')}); "
+            "install the coordinator's version of the project"
+        )
+    return cfg
+
+
+def join_study(
+    storage: str,
+    study_name: str,
+    n_workers: int,
+    overrides: dict[str, str],
+    wait_s: float,
+    parent_status: Callable[[str], str | None],
+    tracking_uri: str,
+    poll_s: float = 1.0,
+) -> JoinedSearch | None:
+    """Wait (at most ``wait_s`` seconds) until study ``study_name`` exists with a RUNNING
+    parent run, and rebuild its search from the study's attributes.
+
+    Returns None when the study has nothing left to train. ``parent_status`` tells the
+    status of an MLflow run in this process's tracking store (None: not there). Raises
+    :class:`BenchmarkError` (one line) for a parent run this tracking store does not have,
+    a config this version would train differently, or a study still not ready in time."""
+    reader = open_storage(SearchSpec(storage=storage, study_name=study_name))
+    deadline = time.monotonic() + wait_s
+    said = ""
+    while True:
+        try:
+            attrs = reader.get_study_user_attrs(reader.get_study_id_from_name(study_name))
+        except KeyError:
+            attrs = None
+        if attrs is None:
+            why = f"study {study_name!r} does not exist in {mask_url(storage)!r}"
+        elif not all(k in attrs for k in PARENT_ATTRS):
+            why = f"study {study_name!r} has no parent run yet"
+        else:
+            study = optuna.load_study(study_name=study_name, storage=reader)
+            if search_is_finished(study, list(attrs["latent_sizes"])):
+                return None
+            status = parent_status(attrs["parent_run_id"])
+            if status is None:
+                raise BenchmarkError(
+                    f"the parent run {attrs['parent_run_id']} of study {study_name!r} is not in "
+                    f"this tracking store ({mask_url(tracking_uri)}); the search logs to "
+                    f"{attrs['tracking_uri']}: set MLFLOW_TRACKING_URI to it"
+                )
+            if status == "RUNNING":
+                break
+            why = (
+                f"the latest parent run {attrs['parent_run_id']} of study {study_name!r} is "
+                f"{status}; start or resume the search (`mlflow run . -e gridsearch`)"
+            )
+        if time.monotonic() >= deadline:
+            raise BenchmarkError(f"gave up after {wait_s:g} s: {why}")
+        if why != said:
+            print(f"waiting: {why}", flush=True)
+            said = why
+        time.sleep(poll_s)
+    reader.engine.dispose()  # the worker's own storage (with its heartbeat) replaces it
+    cfg = config_from_study(attrs, overrides, study_name)
+    spec = SearchSpec(
+        search=str(attrs["search"]),
+        latent_sizes=[int(s) for s in attrs["latent_sizes"]],
+        storage=storage,
+        study_name=study_name,
+        n_workers=n_workers,
+        heartbeat_interval=int(attrs["heartbeat_interval"]),
+        grace_period=int(attrs["grace_period"]),
+    ).validate()
+    return JoinedSearch(
+        load_study(spec, cfg),
+        cfg,
+        spec,
+        str(attrs["parent_run_id"]),
+        str(attrs["parent_experiment_id"]),
+        tracking_uri,
+    )
+
+
 def _size(trial: FrozenTrial) -> int | None:
     value = trial.params.get(PARAM)
     return None if value is None else int(value)
@@ -253,6 +445,17 @@ def has_work(study: optuna.Study, sizes: list[int]) -> bool:
     if pending_sizes(study, sizes):
         return True
     return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def running_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that hold a size and are RUNNING, here or on another machine."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [t for t in running if not _is_surplus(t)]
+
+
+def search_is_finished(study: optuna.Study, sizes: list[int]) -> bool:
+    """No size left to take, no retry queued, and no trial running anywhere."""
+    return not has_work(study, sizes) and not running_trials(study)
 
 
 def _rival_holds_size(study: optuna.Study, me: optuna.Trial, size: int) -> bool:
@@ -288,6 +491,8 @@ class WorkerArgs:
     experiment_id: str
     tracking_uri: str
     threads: int
+    # the run of the `worker` entry point that started this process ("" under a parent)
+    worker_run_id: str = ""
 
 
 def run_worker(args: WorkerArgs) -> None:
@@ -320,6 +525,8 @@ def run_worker(args: WorkerArgs) -> None:
             )
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
+        if args.worker_run_id:
+            trial.set_user_attr("worker_run_id", args.worker_run_id)
 
         def on_start(run_id: str) -> None:
             trial.set_user_attr("mlflow_run_id", run_id)
@@ -340,7 +547,8 @@ def run_worker(args: WorkerArgs) -> None:
                 "benchmark.study_name": spec.study_name,
                 "benchmark.trial_number": str(trial.number),
                 "benchmark.search": spec.search,
-            },
+            }
+            | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
             on_epoch=on_epoch,
             on_start=on_start,
             progress=False,
@@ -386,21 +594,49 @@ def recover_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def run_workers_until_done(study: optuna.Study, args: WorkerArgs) -> list[int]:
-    """Start ``n_workers`` local workers, again after a worker died, until every size is
-    done or ``MAX_ROUNDS`` rounds have run. Returns every worker's exit code."""
+def _waiting_note(running: list[FrozenTrial], pending: bool) -> str:
+    where = ", ".join(
+        f"n_z={_size(t)} (trial {t.number}, {t.user_attrs.get('worker_host', '?')})"
+        for t in sorted(running, key=lambda t: t.number)
+    )
+    if running:
+        return f"waiting for trials running elsewhere: {where}"
+    return "waiting for workers to take the remaining sizes" if pending else ""
+
+
+def run_workers_until_done(
+    study: optuna.Study, args: WorkerArgs, poll_s: float | None = None
+) -> list[int]:
+    """Start the spec's local workers, again after a worker died, until every size is
+    done; then wait until no trial runs anywhere (workers on other machines included),
+    failing stale trials on the way so that their retries are queued and taken.
+
+    With ``coordinate_only`` no worker starts here: it waits for workers started
+    elsewhere until every size is done. Local workers start at most ``MAX_ROUNDS`` times;
+    after that a size nobody trains is left undone. Returns every local exit code."""
     spec = args.spec
+    # nothing in the study changes faster than a heartbeat
+    poll = spec.heartbeat_interval if poll_s is None else poll_s
     codes: list[int] = []
-    for _ in range(MAX_ROUNDS):
+    rounds = 0
+    said = ""
+    while True:
         recover_stale_trials(study)
-        if not has_work(study, spec.latent_sizes):
-            break
-        codes += _spawn_workers(args, spec.n_workers)
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if running and has_work(study, spec.latent_sizes):
-            # a dead worker's trial becomes stale only after the grace period
-            time.sleep(spec.grace_period + spec.heartbeat_interval)
-    return codes
+        work = has_work(study, spec.latent_sizes)
+        if work and spec.local_workers and rounds < MAX_ROUNDS:
+            codes += _spawn_workers(args, spec.local_workers)
+            rounds += 1
+            continue
+        running = running_trials(study)
+        if not running and not (work and not spec.local_workers):
+            return codes
+        # a dead worker's trial is failed (and its retry queued) once its heartbeat is
+        # `grace_period` old; a live one finishes on its own
+        note = _waiting_note(running, work)
+        if note != said:
+            print(note, flush=True)
+            said = note
+        time.sleep(poll)
 
 
 @dataclass
@@ -413,6 +649,8 @@ class TrialRow:
     mlflow_run_id: str
     trial_wall_clock_s: float
     values: dict[str, float]
+    # the machine that ran it (trials of one search may run on several)
+    worker_host: str = ""
 
 
 def trial_cost_s(t: FrozenTrial) -> float:
@@ -426,11 +664,14 @@ def trial_cost_s(t: FrozenTrial) -> float:
     return max(0.0, (end - t.datetime_start).total_seconds())
 
 
-def trial_rows(study: optuna.Study) -> list[TrialRow]:
-    """Every non-surplus trial that ran, in trial order."""
+def trial_rows(study: optuna.Study, worker_run_id: str | None = None) -> list[TrialRow]:
+    """Every non-surplus trial that ran, in trial order (only those of the `worker` run
+    ``worker_run_id`` when given)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         if _is_surplus(t) or _size(t) is None or t.state == TrialState.WAITING:
+            continue
+        if worker_run_id is not None and t.user_attrs.get("worker_run_id") != worker_run_id:
             continue
         numeric = {k: float(v) for k, v in t.user_attrs.items() if isinstance(v, int | float)}
         rows.append(
@@ -441,6 +682,7 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
                 str(t.user_attrs.get("mlflow_run_id", "")),
                 trial_cost_s(t),
                 numeric,
+                str(t.user_attrs.get("worker_host", "")),
             )
         )
     return rows

@@ -11,11 +11,13 @@ from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
 from benchmark.runner import prepare
 from benchmark.search import (
+    JoinedSearch,
     SearchSpec,
     TrialRow,
     WorkerArgs,
     create_or_resume_study,
     mask_url,
+    record_parent,
     run_workers_until_done,
     trial_rows,
 )
@@ -44,6 +46,7 @@ def per_size_table(rows: list[TrialRow], selection: Selection | None) -> list[di
             "trial_number": r.trial_number,
             "state": r.state,
             "mlflow_run_id": r.mlflow_run_id,
+            "worker_host": r.worker_host,
             "trial_wall_clock_s": round(r.trial_wall_clock_s, 3),
         }
         row |= {k: v for k, v in sorted(r.values.items()) if k.startswith(("val_", "test_"))}
@@ -61,7 +64,10 @@ def threads_per_worker(n_workers: int) -> int:
 def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
     """Create or resume the study, run the workers until every size is done, select
     the size, and log the parent run (``benchmark.method=gridsearch``; ``nested`` puts
-    it under the active run, as the benchmark entry point does)."""
+    it under the active run, as the benchmark entry point does).
+
+    The study records the parent run, so workers started elsewhere (``pipelines.worker``)
+    join it; the parent waits for their trials too (``coordinate_only``: for theirs only)."""
     start = time.perf_counter()
     # everything the workers will need is checked (and the feature extractor cached)
     # here, so that bad input fails before a study or a run exists
@@ -80,7 +86,8 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
                 "search.latent_sizes": ",".join(str(s) for s in spec.latent_sizes),
                 "search.storage": mask_url(spec.storage),
                 "search.study_name": spec.study_name,
-                "search.n_workers": spec.n_workers,
+                "search.n_workers": spec.local_workers,
+                "search.coordinate_only": str(spec.coordinate_only).lower(),
             }
         )
         args = WorkerArgs(
@@ -89,7 +96,10 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
             run.info.run_id,
             run.info.experiment_id,
             tracking.tracking_uri(),
-            threads_per_worker(spec.n_workers),
+            threads_per_worker(max(1, spec.local_workers)),
+        )
+        record_parent(
+            study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
         )
         exit_codes = run_workers_until_done(study, args)
         rows = trial_rows(study)
@@ -130,3 +140,68 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
         return SearchOutcome(
             run.info.run_id, spec.study_name, selection, rows, table, sum_cost, wall
         )
+
+
+@dataclass
+class WorkerOutcome:
+    """What a worker that joined a search from another machine trained and cost."""
+
+    run_id: str
+    rows: list[TrialRow]
+    exit_codes: list[int]
+    wall_clock_s: float
+
+
+def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
+    """Train sizes of a search started elsewhere until none is left anywhere, as one
+    run tagged ``benchmark.method=worker`` (its machine, its trials' cost); each trial is
+    a nested run of the search's parent run, as if the parent had started it."""
+    start = time.perf_counter()
+    cfg, spec = joined.cfg, joined.spec
+    # data and feature extractor checked (and cached for the worker processes) first
+    device = prepare(cfg).device
+    tags = {
+        "benchmark.study_name": spec.study_name,
+        "benchmark.search": spec.search,
+        "benchmark.storage": mask_url(spec.storage),
+        "benchmark.search_run_id": joined.parent_run_id,
+    }
+    with tracking.tracked_run(
+        cfg,
+        "worker",
+        device,
+        run_name=f"worker {os.uname().nodename}",
+        extra_tags=tags,
+        experiment_id=joined.experiment_id,
+    ) as run:
+        tracking.log_params(
+            {
+                "search.study_name": spec.study_name,
+                "search.storage": mask_url(spec.storage),
+                "search.n_workers": spec.n_workers,
+            }
+        )
+        args = WorkerArgs(
+            cfg,
+            spec,
+            joined.parent_run_id,
+            joined.experiment_id,
+            joined.tracking_uri,
+            threads_per_worker(spec.n_workers),
+            worker_run_id=run.info.run_id,
+        )
+        codes = run_workers_until_done(joined.study, args)
+        rows = trial_rows(joined.study, worker_run_id=run.info.run_id)
+        states = [r.state for r in rows]
+        wall = time.perf_counter() - start
+        tracking.log_metrics(
+            {
+                "n_trials_complete": states.count("COMPLETE"),
+                "n_trials_pruned": states.count("PRUNED"),
+                "n_trials_failed": states.count("FAIL"),
+                "n_worker_crashes": sum(1 for c in codes if c != 0),
+                "sum_trial_wall_clock_s": sum(r.trial_wall_clock_s for r in rows),
+                "wall_clock_s": wall,
+            }
+        )
+        return WorkerOutcome(run.info.run_id, rows, codes, wall)

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,8 @@ from benchmark.train import EpochRecord, history_table
 TAG_PREFIX = "benchmark."
 FAILURE_TAG = "benchmark.failure_reason"
 STOPPED_EARLY_TAG = "benchmark.stopped_early"
-METHODS = ("adaptive", "gridsearch", "fixed", "report")
+# `worker`: the run of a worker that joined a search from another machine (pipelines.worker)
+METHODS = ("adaptive", "gridsearch", "fixed", "report", "worker")
 MODEL_STATE_FILE = "model/state_dict.pt"
 MODEL_CONFIG_FILE = "model/model_config.json"
 # MLflow caps tag values; a reason longer than this is cut.
@@ -51,8 +53,29 @@ def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str
     } | provenance_tags(device)
 
 
+# `scheme://user:password@` in free text: the user part stops at ':', '/' or '@' and the
+# password runs to the first '@', as in SQLAlchemy's URL grammar (which accepts '/', '?'
+# and '#' in a password unescaped, where urllib would end the host part early).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+MASK = "***"
+
+
+def mask_secrets(text: str) -> str:
+    """Free text (an error message, a tag, a log line) with the password of every URL in
+    it replaced by ``***`` (``benchmark.search.mask_url`` masks one known URL)."""
+    return _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", text)
+
+
+def quiet_secret_tracking_uri() -> None:
+    """Stop MLflow from printing run URLs (``View run ... at: URI/...``) when the
+    tracking URI carries a password; the setting reaches worker processes too."""
+    uri = mlflow.get_tracking_uri()
+    if mask_secrets(uri) != uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
+
 def _one_line(text: str) -> str:
-    line = " ".join(str(text).split())
+    line = " ".join(mask_secrets(str(text)).split())
     return line[:MAX_TAG_CHARS]
 
 
@@ -75,6 +98,7 @@ def tracked_run(
     trial). An exception of a type in ``early_stops`` (a pruned trial) ends the run
     KILLED with the tag ``benchmark.stopped_early``; any other exception ends it FAILED
     with the reason in ``benchmark.failure_reason``; both propagate."""
+    quiet_secret_tracking_uri()
     with mlflow.start_run(
         nested=nested,
         run_name=run_name,
@@ -84,7 +108,7 @@ def tracked_run(
     ) as run:
         try:
             tags = run_tags(cfg, method, device) | (extra_tags or {})
-            mlflow.set_tags(tags)
+            mlflow.set_tags({k: mask_secrets(str(v)) for k, v in tags.items()})
             # Prefixed: `mlflow run` has already logged the raw entry-point parameters
             # (empty strings for "preset default"), and MLflow forbids changing a param.
             mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
@@ -106,6 +130,7 @@ def report_run(
 ) -> Iterator[mlflow.ActiveRun]:
     """The run of a report (or of a whole benchmark): ``benchmark.method=report``.
     Ends FAILED with the reason on an exception."""
+    quiet_secret_tracking_uri()
     with mlflow.start_run(log_system_metrics=True) as run:
         try:
             mlflow.set_tags(
@@ -137,19 +162,29 @@ def mark_run_failed(run_id: str, reason: str) -> None:
     client.set_terminated(run_id, "FAILED")
 
 
+def run_status(run_id: str) -> str | None:
+    """The status of a run in this process's tracking store (``RUNNING``, ``FINISHED``,
+    ...), or None when the store has no such run (a worker checks its search's parent)."""
+    try:
+        return MlflowClient().get_run(run_id).info.status
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
 def log_epoch(record: EpochRecord) -> None:
     """Per-epoch metrics with step = epoch."""
     mlflow.log_metrics(record.metrics(), step=record.epoch)
 
 
 def log_params(params: dict[str, object]) -> None:
-    """Extra params of the active run (values are stored as strings)."""
-    mlflow.log_params({k: str(v) for k, v in params.items()})
+    """Extra params of the active run (values are stored as strings, passwords of URLs
+    masked)."""
+    mlflow.log_params({k: mask_secrets(str(v)) for k, v in params.items()})
 
 
 def set_tags(tags: dict[str, str]) -> None:
-    """Extra tags of the active run."""
-    mlflow.set_tags(tags)
+    """Extra tags of the active run (passwords of URLs masked)."""
+    mlflow.set_tags({k: mask_secrets(str(v)) for k, v in tags.items()})
 
 
 def log_metrics(metrics: dict[str, float]) -> None:

@@ -13,7 +13,7 @@ from benchmark.errors import ConfigError
 from benchmark.report import check_writable, default_output, generate_report
 from benchmark.report_collect import RETRAIN_ROLE
 from benchmark.runner import prepare, run_training
-from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name
+from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, mask_url
 from benchmark.search_run import run_search
 from pipelines.cli import parse_params, run_entry_point
 
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> None:
         tracking.log_file(result.path)
     print(f"report: {result.path.resolve()}")
     print(
-        f"MLflow UI: mlflow ui --backend-store-uri {tracking.tracking_uri()}  "
+        f"MLflow UI: mlflow ui --backend-store-uri {mask_url(tracking.tracking_uri())}  "
         "(then open http://127.0.0.1:5000)"
     )
 

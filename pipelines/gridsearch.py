@@ -1,12 +1,17 @@
-"""`mlflow run . -e gridsearch`: an Optuna search over fixed latent sizes."""
+"""`mlflow run . -e gridsearch`: an Optuna search over fixed latent sizes.
+
+With ``coordinate_only=true`` it starts no worker of its own: it creates the study and
+the parent run and waits until workers started elsewhere (`mlflow run . -e worker`)
+have trained every size, then selects (docs/scaling.md)."""
 
 from __future__ import annotations
 
 import sys
 
+from benchmark import tracking
 from benchmark.config import resolve_config
 from benchmark.errors import ConfigError
-from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name
+from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, password_warning
 from benchmark.search_run import run_search
 from pipelines.cli import parse_params, run_entry_point
 
@@ -25,6 +30,7 @@ PARAMETERS = (
     "data_dir",
     "heartbeat_interval",
     "grace_period",
+    "coordinate_only",
 )
 
 
@@ -34,6 +40,13 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise ConfigError(f"{name}={text!r} is not an integer") from None
+
+
+def _bool(params: dict[str, str], name: str) -> bool:
+    text = (params.pop(name, "") or "false").strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{name}={text!r} is not a boolean; allowed: true, false")
+    return text == "true"
 
 
 def main(argv: list[str]) -> None:
@@ -47,20 +60,26 @@ def main(argv: list[str]) -> None:
         "heartbeat_interval": _int(params, "heartbeat_interval", SearchSpec.heartbeat_interval),
         "grace_period": _int(params, "grace_period", SearchSpec.grace_period),
     }
+    coordinate_only = _bool(params, "coordinate_only")
     cfg = resolve_config(preset, params | {"adaptive": "false"})
     spec = SearchSpec(
         search=search,
         latent_sizes=list(cfg.latent_sizes),
         storage=storage,
         study_name=study_name or derive_study_name(cfg, search),
+        coordinate_only=coordinate_only,
         **spec_ints,
     ).validate()
+    warning = password_warning(storage, tracking.env_run_id())
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     out = run_search(cfg, spec)
     print(f"gridsearch run {out.run_id} (study {out.study_name}):")
     for row in out.per_size:
         print(
             f"  n_z={row['latent_dim']:>3} {row['state']:<8} "
-            f"{row['trial_wall_clock_s']:8.1f} s  score={row.get('selection_score', '-')}"
+            f"{row['trial_wall_clock_s']:8.1f} s  score={row.get('selection_score', '-')}  "
+            f"{row['worker_host']}"
         )
     print(
         f"selected latent size {out.selection.best_latent_dim}; sum of trial wall-clock "

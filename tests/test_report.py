@@ -241,6 +241,9 @@ def test_mlflow_run_benchmark_done_when(tmp_path):
             "latent_sizes=4,16",
             "-P",
             f"output={out}",
+            "-P",
+            # `mlflow run` works in the project folder: keep the study out of it
+            f"storage=sqlite:///{tmp_path / 'optuna.db'}",
         ],
         cwd=tmp_path,
         env=env,

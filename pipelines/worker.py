@@ -1,0 +1,76 @@
+"""`mlflow run . -e worker`: join a search started elsewhere and train its sizes.
+
+A worker is given only where the study lives and its name: the training config, the
+parent run and the heartbeat settings come from the study, which the search's parent
+run (`mlflow run . -e gridsearch`, possibly with ``coordinate_only=true``) wrote. Start
+one on each machine, with ``MLFLOW_TRACKING_URI`` pointing at the search's tracking
+server (docs/scaling.md)."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmark import tracking
+from benchmark.errors import ConfigError
+from benchmark.search import DEFAULT_STORAGE, join_study, mask_url, password_warning
+from benchmark.search_run import run_joined_worker
+from pipelines.cli import parse_params, run_entry_point
+
+PARAMETERS = ("study_name", "storage", "n_workers", "device", "data_dir", "wait")
+# Seconds a worker waits for its study and a running parent run: long enough for a
+# coordinator started at the same time to load its data and create both (our choice).
+DEFAULT_WAIT_S = 600
+
+
+def _int(params: dict[str, str], name: str, default: int, minimum: int) -> int:
+    text = params.pop(name, "") or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small; it must be >= {minimum}")
+    return value
+
+
+def main(argv: list[str]) -> None:
+    params = parse_params(argv, PARAMETERS)
+    study_name = params.pop("study_name", "")
+    if not study_name:
+        raise ConfigError(
+            "study_name is required: the study of the search to join (the gridsearch "
+            "entry point prints it; default <dataset>-<preset>-seed<seed>-<search>)"
+        )
+    storage = params.pop("storage", "") or DEFAULT_STORAGE
+    n_workers = _int(params, "n_workers", 1, 1)
+    wait = _int(params, "wait", DEFAULT_WAIT_S, 0)
+    overrides = {"device": params.pop("device", ""), "data_dir": params.pop("data_dir", "")}
+    warning = password_warning(storage, tracking.env_run_id())
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    print(f"Optuna storage: {mask_url(storage)}  study: {study_name}", flush=True)
+    joined = join_study(
+        storage,
+        study_name,
+        n_workers,
+        overrides,
+        wait,
+        tracking.run_status,
+        tracking.tracking_uri(),
+    )
+    if joined is None:
+        print(f"study {study_name!r} has nothing left to train")
+        return
+    out = run_joined_worker(joined)
+    print(f"worker run {out.run_id} (study {study_name}, parent run {joined.parent_run_id}):")
+    for row in out.rows:
+        print(f"  n_z={row.latent_dim:>3} {row.state:<8} {row.trial_wall_clock_s:8.1f} s")
+    crashes = sum(1 for c in out.exit_codes if c != 0)
+    print(
+        f"{len(out.rows)} trials here, {crashes} worker process(es) died; "
+        f"elapsed {out.wall_clock_s:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry_point(main))
