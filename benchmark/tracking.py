@@ -28,12 +28,10 @@ from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
 from benchmark.train import EpochRecord, history_table
 
-TAG_PREFIX = "benchmark."
 FAILURE_TAG = "benchmark.failure_reason"
 STOPPED_EARLY_TAG = "benchmark.stopped_early"
 # `worker`: the run of a worker that joined a search from another machine (pipelines.worker)
 METHODS = ("adaptive", "gridsearch", "fixed", "report", "worker")
-MODEL_STATE_FILE = "model/state_dict.pt"
 MODEL_CONFIG_FILE = "model/model_config.json"
 # MLflow caps tag values; a reason longer than this is cut.
 MAX_TAG_CHARS = 4000
