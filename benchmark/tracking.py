@@ -97,6 +97,13 @@ def tracked_run(
     KILLED with the tag ``benchmark.stopped_early``; any other exception ends it FAILED
     with the reason in ``benchmark.failure_reason``; both propagate."""
     quiet_secret_tracking_uri()
+    parent = mlflow.active_run()
+    if nested and experiment_id is None and parent is not None:
+        # A child belongs in its parent's experiment. Without this MLflow resolves it
+        # from MLFLOW_EXPERIMENT_NAME, which a user's shell may set to another
+        # experiment than `mlflow run --experiment-name` chose: the children would land
+        # there, or MLflow would refuse the name/id mismatch half way through a job.
+        experiment_id = parent.info.experiment_id
     with mlflow.start_run(
         nested=nested,
         run_name=run_name,

@@ -32,10 +32,10 @@ def pdf_text(path: Path) -> tuple[int, str]:
 def bench(tmp_path_factory):
     """One small real benchmark (digits, 2 grid sizes, a retrain) in a private store."""
     tmp = tmp_path_factory.mktemp("bench")
-    saved = dict(os.environ)
-    os.environ.pop("MLFLOW_RUN_ID", None)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
-    os.environ["MLFLOW_EXPERIMENT_NAME"] = "rep"
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_RUN_ID", raising=False)
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+    mp.setenv("MLFLOW_EXPERIMENT_NAME", "rep")
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     output = tmp / "bench.pdf"
     code = run_entry_point(
@@ -57,8 +57,7 @@ def bench(tmp_path_factory):
     )
     assert code == 0
     yield tmp, output
-    os.environ.clear()
-    os.environ.update(saved)
+    mp.undo()
 
 
 def _runs(method: str) -> list:
@@ -213,9 +212,13 @@ def test_datasets_get_separate_sections_and_missing_pieces_are_named(bench, tmp_
 def test_mlflow_run_benchmark_done_when(tmp_path):
     env = dict(os.environ)
     env.pop("MLFLOW_RUN_ID", None)
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     env |= {
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        # a user's shell may name another experiment than --experiment-name: every run
+        # of the job must still land in the job's experiment
+        "MLFLOW_EXPERIMENT_NAME": "shell-default",
     }
     out = tmp_path / "X.pdf"
     proc = subprocess.run(
@@ -260,6 +263,15 @@ def test_mlflow_run_benchmark_done_when(tmp_path):
     runs = client.search_runs([exp.experiment_id])
     (adaptive,) = [r for r in runs if r.data.tags["benchmark.method"] == "adaptive"]
     (grid,) = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
+    assert sorted(r.data.tags["benchmark.method"] for r in runs) == [
+        "adaptive",
+        "fixed",
+        "fixed",
+        "gridsearch",
+        "report",
+    ]
+    stray = client.get_experiment_by_name("shell-default")
+    assert stray is None or not client.search_runs([stray.experiment_id])
     for needle in (
         "ALD-VAE",
         "grid search",
