@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.config import FIELD_TYPES, RunConfig, resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.liveness import fail_dead_worker_runs
 from benchmark.tracking import mask_secrets
 
 SEARCHES = ("grid", "halving")
@@ -622,6 +623,8 @@ def run_workers_until_done(
     said = ""
     while True:
         recover_stale_trials(study)
+        for run_id in fail_dead_worker_runs(study, spec.grace_period):
+            print(f"worker run {run_id} stopped beating: ended FAILED", flush=True)
         work = has_work(study, spec.latent_sizes)
         if work and spec.local_workers and rounds < MAX_ROUNDS:
             codes += _spawn_workers(args, spec.local_workers)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from benchmark import figures, tracking
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
+from benchmark.liveness import WorkerHeartbeat
 from benchmark.runner import prepare
 from benchmark.search import (
     JoinedSearch,
@@ -190,7 +191,9 @@ def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
             threads_per_worker(spec.n_workers),
             worker_run_id=run.info.run_id,
         )
-        codes = run_workers_until_done(joined.study, args)
+        # beats while it lives, so that the search ends this run FAILED if the machine dies
+        with WorkerHeartbeat(joined.study, run.info.run_id, spec.heartbeat_interval):
+            codes = run_workers_until_done(joined.study, args)
         rows = trial_rows(joined.study, worker_run_id=run.info.run_id)
         states = [r.state for r in rows]
         wall = time.perf_counter() - start

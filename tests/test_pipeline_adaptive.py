@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
+from commands import mlflow_run_command, subprocess_env
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
@@ -17,7 +16,6 @@ from benchmark.config import resolve_config
 from pipelines import adaptive
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
 
-REPO = Path(__file__).resolve().parents[1]
 CONTRACT_FINAL = (
     "test_recon_loss",
     "test_elbo",
@@ -56,23 +54,8 @@ def store(tmp_path, monkeypatch):
 
 
 def _mlflow_run(store_uri: str, cwd: Path, *params: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"MLFLOW_TRACKING_URI": store_uri}
-    env.pop("MLFLOW_RUN_ID", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        str(REPO),
-        "-e",
-        "adaptive",
-        "--env-manager",
-        "local",
-        "--experiment-name",
-        "e2e",
-    ]
-    for p in params:
-        cmd += ["-P", p]
+    cmd = mlflow_run_command("adaptive", "e2e", list(params))
+    env = subprocess_env(store_uri)
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -4,15 +4,14 @@ run left RUNNING, and (slow) `mlflow run` on tiny files in each real format, off
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 import torch
+from commands import mlflow_run_command, subprocess_env
 from dataset_files import write_eurosat, write_mnist_idx, write_sprites
 from mlflow.tracking import MlflowClient
 
@@ -213,12 +212,8 @@ def test_bad_dataset_parameters_fail_before_any_run(store, tmp_path, capsys, arg
 
 
 def _mlflow_run(store_uri: str, cwd: Path, *params: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"MLFLOW_TRACKING_URI": store_uri}
-    env.pop("MLFLOW_RUN_ID", None)
-    cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "adaptive"]
-    cmd += ["--env-manager", "local", "--experiment-name", "datasets"]
-    for p in params:
-        cmd += ["-P", p]
+    cmd = mlflow_run_command("adaptive", "datasets", list(params))
+    env = subprocess_env(store_uri)
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import optuna
 import pytest
+from commands import mlflow_run_command, module_command, subprocess_env, wait_for_running_trial
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -24,14 +24,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def env(tmp_path):
-    out = dict(os.environ)
-    out.pop("MLFLOW_RUN_ID", None)
-    out |= {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "ALD_BENCHMARK_CACHE": str(tmp_path / "cache"),
-    }
-    return out
+    return subprocess_env(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", ALD_BENCHMARK_CACHE=str(tmp_path / "cache")
+    )
 
 
 def _runs(env, experiment: str = "grid"):
@@ -42,29 +37,17 @@ def _runs(env, experiment: str = "grid"):
 
 def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        str(REPO),
-        "-e",
+    cmd = mlflow_run_command(
         "gridsearch",
-        "--env-manager",
-        "local",
-        "--experiment-name",
         "grid",
-        "-P",
-        "dataset=digits",
-        "-P",
-        "latent_sizes=4,8,16",
-        "-P",
-        "epochs=4",
-        "-P",
-        "n_workers=2",
-        "-P",
-        f"storage={storage}",
-    ]
+        {
+            "dataset": "digits",
+            "latent_sizes": "4,8,16",
+            "epochs": "4",
+            "n_workers": "2",
+            "storage": storage,
+        },
+    )
     for _ in range(2):
         proc = subprocess.run(
             cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
@@ -125,46 +108,23 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     assert listing.stdout.count('"COMPLETE"') == 3
 
 
-def _wait_for_running_trial(storage: str, study_name: str, min_epochs: int, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            study = optuna.load_study(study_name=study_name, storage=storage)
-        except KeyError:
-            time.sleep(0.5)
-            continue
-        for t in study.get_trials(states=(TrialState.RUNNING,)):
-            if "worker_pid" in t.user_attrs and len(t.intermediate_values) >= min_epochs:
-                return t
-        time.sleep(0.2)
-    raise AssertionError("no trial reached the kill point in time")
-
-
 def test_worker_killed_mid_trial_is_retried_and_completes_once(env, tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     name = "kill-test"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
+        module_command(
             "pipelines.gridsearch",
-            "--dataset",
-            "digits",
-            "--latent_sizes",
-            "4,8,16",
-            "--epochs",
-            "30",
-            "--n_workers",
-            "2",
-            "--storage",
-            storage,
-            "--study_name",
-            name,
-            "--heartbeat_interval",
-            "1",
-            "--grace_period",
-            "4",
-        ],
+            {
+                "dataset": "digits",
+                "latent_sizes": "4,8,16",
+                "epochs": "30",
+                "n_workers": "2",
+                "storage": storage,
+                "study_name": name,
+                "heartbeat_interval": "1",
+                "grace_period": "4",
+            },
+        ),
         cwd=REPO,
         env=env | {"MLFLOW_EXPERIMENT_NAME": "grid"},
         stdout=subprocess.PIPE,
@@ -172,7 +132,7 @@ def test_worker_killed_mid_trial_is_retried_and_completes_once(env, tmp_path):
         text=True,
     )
     try:
-        victim = _wait_for_running_trial(storage, name, min_epochs=2, timeout=300)
+        victim = wait_for_running_trial(storage, name, timeout=300)
         os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
         out, _ = proc.communicate(timeout=600)
     finally:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pytest
+from commands import mlflow_run_command, subprocess_env
 from mlflow.tracking import MlflowClient
 from pypdf import PdfReader
 
@@ -19,8 +19,6 @@ from benchmark.report_summary import method_rows
 from pipelines import benchmark as benchmark_pipeline
 from pipelines import report as report_pipeline
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def pdf_text(path: Path) -> tuple[int, str]:
@@ -210,50 +208,27 @@ def test_datasets_get_separate_sections_and_missing_pieces_are_named(bench, tmp_
 
 @pytest.mark.slow
 def test_mlflow_run_benchmark_done_when(tmp_path):
-    env = dict(os.environ)
-    env.pop("MLFLOW_RUN_ID", None)
-    env.pop("MLFLOW_EXPERIMENT_ID", None)
-    env |= {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
+    env = subprocess_env(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
         # a user's shell may name another experiment than --experiment-name: every run
         # of the job must still land in the job's experiment
-        "MLFLOW_EXPERIMENT_NAME": "shell-default",
-    }
-    out = tmp_path / "X.pdf"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(REPO),
-            "-e",
-            "benchmark",
-            "--env-manager",
-            "local",
-            "--experiment-name",
-            "done-when",
-            "-P",
-            "dataset=digits",
-            "-P",
-            "preset=quick",
-            "-P",
-            "epochs=12",
-            "-P",
-            "latent_sizes=4,16",
-            "-P",
-            f"output={out}",
-            "-P",
-            # `mlflow run` works in the project folder: keep the study out of it
-            f"storage=sqlite:///{tmp_path / 'optuna.db'}",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        MLFLOW_EXPERIMENT_NAME="shell-default",
     )
+    out = tmp_path / "X.pdf"
+    cmd = mlflow_run_command(
+        "benchmark",
+        "done-when",
+        {
+            "dataset": "digits",
+            "preset": "quick",
+            "epochs": "12",
+            "latent_sizes": "4,16",
+            "output": str(out),
+            # `mlflow run` works in the project folder: keep the study out of it
+            "storage": f"sqlite:///{tmp_path / 'optuna.db'}",
+        },
+    )
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"report: {out}" in proc.stdout
     pages, text = pdf_text(out)

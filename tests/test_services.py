@@ -20,8 +20,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import mlflow
 import optuna
 import pytest
 import yaml
+from commands import mlflow_run_command, module_command, subprocess_env, wait_for_running_trial
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
@@ -68,18 +67,7 @@ class Services:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a search process: the server as tracking URI and the
         database password for libpq (no URL carries it)."""
-        out = dict(os.environ)
-        out.pop("MLFLOW_RUN_ID", None)
-        out.pop("MLFLOW_EXPERIMENT_NAME", None)
-        return (
-            out
-            | {
-                "MLFLOW_TRACKING_URI": self.server.uri,
-                "MLFLOW_DISABLE_TELEMETRY": "true",
-                "PGPASSWORD": self.password,
-            }
-            | extra
-        )
+        return subprocess_env(self.server.uri, **({"PGPASSWORD": self.password} | extra))
 
     @property
     def storage(self) -> str:
@@ -133,23 +121,28 @@ def _without(env: dict[str, str], name: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != name}
 
 
-def _wait_for_running_trial(storage: str, name: str, timeout: float = 600) -> FrozenTrial:
-    """A trial that is RUNNING in a worker process and has reported two epochs."""
-    deadline = time.monotonic() + timeout
-    # one storage (one connection pool) for all the polls: a new one per poll would
-    # leave PostgreSQL with a connection per poll until garbage collection
-    rdb = optuna.storages.RDBStorage(storage)
-    while time.monotonic() < deadline:
-        try:
-            study = optuna.load_study(study_name=name, storage=rdb)
-        except KeyError:
-            time.sleep(0.5)
-            continue
-        for t in study.get_trials(states=(TrialState.RUNNING,)):
-            if "worker_pid" in t.user_attrs and len(t.intermediate_values) >= 2:
-                return t
-        time.sleep(0.2)
-    raise AssertionError("no trial reached the kill point in time")
+def _start_search(services: Services, cwd: Path, name: str, **args: str) -> subprocess.Popen:
+    """`python -m pipelines.gridsearch` on digits over SIZES for KILL_EPOCHS epochs, into
+    the study and the experiment ``name``, with a 1 s heartbeat and a 4 s grace period (a
+    killed worker's trial is retried soon); ``args`` adds parameters. Its stdout and
+    stderr come together in ``stdout``."""
+    params = {
+        "dataset": "digits",
+        "latent_sizes": ",".join(map(str, SIZES)),
+        "epochs": KILL_EPOCHS,
+        "storage": services.storage,
+        "study_name": name,
+        "heartbeat_interval": "1",
+        "grace_period": "4",
+    }
+    return subprocess.Popen(
+        module_command("pipelines.gridsearch", params | args),
+        cwd=cwd,
+        env=services.env(MLFLOW_EXPERIMENT_NAME=name),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _assert_exactly_once(study: optuna.Study, runs: list[Run], parent: Run) -> None:
@@ -194,36 +187,9 @@ def test_compose_tracking_server_accepts_the_compose_host_only(services):
 
 def test_two_local_workers_one_killed_each_size_once(services, tmp_path):
     name = "kill-local"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.gridsearch",
-            "--dataset",
-            "digits",
-            "--latent_sizes",
-            ",".join(map(str, SIZES)),
-            "--epochs",
-            KILL_EPOCHS,
-            "--n_workers",
-            "2",
-            "--storage",
-            services.storage,
-            "--study_name",
-            name,
-            "--heartbeat_interval",
-            "1",
-            "--grace_period",
-            "4",
-        ],
-        cwd=tmp_path,
-        env=services.env(MLFLOW_EXPERIMENT_NAME=name),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_search(services, tmp_path, name, n_workers="2")
     try:
-        victim = _wait_for_running_trial(services.storage, name)
+        victim = wait_for_running_trial(services.storage, name)
         os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
         out, _ = proc.communicate(timeout=900)
     finally:
@@ -247,29 +213,17 @@ def test_mlflow_run_gridsearch_against_postgres_and_server(services, tmp_path):
     MLFLOW_TRACKING_URI at the PostgreSQL-backed server."""
     storage = services.pg.url("optuna_done_when")
     services.pg.execute("CREATE DATABASE optuna_done_when")
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        str(REPO),
-        "-e",
+    cmd = mlflow_run_command(
         "gridsearch",
-        "--env-manager",
-        "local",
-        "--experiment-name",
         "done-when",
-        "-P",
-        "dataset=digits",
-        "-P",
-        f"latent_sizes={','.join(map(str, SIZES))}",
-        "-P",
-        "epochs=3",
-        "-P",
-        "n_workers=2",
-        "-P",
-        f"storage={storage}",
-    ]
+        {
+            "dataset": "digits",
+            "latent_sizes": ",".join(map(str, SIZES)),
+            "epochs": "3",
+            "n_workers": "2",
+            "storage": storage,
+        },
+    )
     proc = subprocess.run(
         cmd, cwd=tmp_path, env=services.env(), capture_output=True, text=True, timeout=1200
     )
@@ -292,57 +246,20 @@ def test_coordinator_and_two_remote_workers_one_killed(services, tmp_path):
     would run them: one through `mlflow run` with storage=env:NAME, one through python
     with PGPASSWORD); one worker process is killed in the middle of a trial."""
     name = "remote-workers"
-    coordinator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.gridsearch",
-            "--dataset",
-            "digits",
-            "--latent_sizes",
-            ",".join(map(str, SIZES)),
-            "--epochs",
-            KILL_EPOCHS,
-            "--storage",
-            services.storage,
-            "--study_name",
-            name,
-            "--heartbeat_interval",
-            "1",
-            "--grace_period",
-            "4",
-            "--coordinate_only",
-            "true",
-        ],
-        cwd=tmp_path,
-        env=services.env(MLFLOW_EXPERIMENT_NAME=name),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    coordinator = _start_search(services, tmp_path, name, coordinate_only="true")
     with_password = services.pg.url("optuna", password=True)
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "run",
-                str(REPO),
-                "-e",
+            mlflow_run_command(
                 "worker",
-                "--env-manager",
-                "local",
-                "--experiment-name",
                 name,
-                "-P",
-                f"study_name={name}",
-                "-P",
-                "storage=env:OPTUNA_STORAGE",
-                # an empty value, as compose passes ${DEVICE:-}: the search's device
-                "-P",
-                "device=",
-            ],
+                {
+                    "study_name": name,
+                    "storage": "env:OPTUNA_STORAGE",
+                    # an empty value, as compose passes ${DEVICE:-}: the search's device
+                    "device": "",
+                },
+            ),
             cwd=tmp_path,
             env=_without(services.env(OPTUNA_STORAGE=with_password), "PGPASSWORD"),
             stdout=subprocess.PIPE,
@@ -350,15 +267,7 @@ def test_coordinator_and_two_remote_workers_one_killed(services, tmp_path):
             text=True,
         ),
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.worker",
-                "--study_name",
-                name,
-                "--storage",
-                services.storage,
-            ],
+            module_command("pipelines.worker", {"study_name": name, "storage": services.storage}),
             cwd=tmp_path,
             env=services.env(),
             stdout=subprocess.PIPE,
@@ -368,7 +277,7 @@ def test_coordinator_and_two_remote_workers_one_killed(services, tmp_path):
     ]
     procs = [coordinator, *workers]
     try:
-        victim = _wait_for_running_trial(services.storage, name)
+        victim = wait_for_running_trial(services.storage, name)
         os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
         outs = [p.communicate(timeout=900)[0] for p in procs]
     finally:

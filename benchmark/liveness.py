@@ -1,0 +1,90 @@
+"""Heartbeats of worker runs, kept in the study, and the end of a dead worker's run.
+
+Optuna's heartbeats tell when a *trial's* process died: the trial is failed and retried.
+A ``worker`` entry point on another machine is an MLflow run of its own (its machine, its
+trials' cost) that outlives each trial; if the whole machine dies, nothing of it is left
+to end that run, which would stay RUNNING for ever. So a joined worker beats too, in the
+study's user attribute ``worker_alive:<run id>`` (seconds since the epoch, ``None`` once
+it stops on purpose), and every process that waits for a search's trials ends the
+RUNNING run of a worker whose beat is older than the search's grace period FAILED.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import optuna
+
+from benchmark import tracking
+
+WORKER_BEAT_PREFIX = "worker_alive:"
+
+
+def beat_key(run_id: str) -> str:
+    """The study user attribute that holds a worker run's last beat."""
+    return f"{WORKER_BEAT_PREFIX}{run_id}"
+
+
+class WorkerHeartbeat:
+    """Beat for ``run_id`` every ``interval_s`` seconds in a background thread while the
+    ``with`` block runs; on a clean or failed exit the beat is cleared (the run ends
+    itself then, it is not dead)."""
+
+    def __init__(self, study: optuna.Study, run_id: str, interval_s: float) -> None:
+        self._study = study
+        self._key = beat_key(run_id)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="worker-heartbeat", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._study.set_user_attr(self._key, time.time())
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                continue
+
+    def __enter__(self) -> WorkerHeartbeat:
+        self._study.set_user_attr(self._key, time.time())
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._study.set_user_attr(self._key, None)
+
+
+def stale_worker_runs(attrs: dict, now: float, grace_s: float) -> list[str]:
+    """Run ids whose last beat in the study's user ``attrs`` is older than ``grace_s``."""
+    return sorted(
+        key[len(WORKER_BEAT_PREFIX) :]
+        for key, beat in attrs.items()
+        if key.startswith(WORKER_BEAT_PREFIX)
+        and isinstance(beat, int | float)
+        and now - beat > grace_s
+    )
+
+
+def fail_dead_worker_runs(study: optuna.Study, grace_s: float) -> list[str]:
+    """End FAILED every worker run of the study that is still RUNNING in MLflow but has
+    not beaten for ``grace_s`` seconds. Returns the ids of the runs it ended."""
+    ended = []
+    now = time.time()
+    for run_id in stale_worker_runs(study.user_attrs, now, grace_s):
+        if tracking.run_status(run_id) != "RUNNING":
+            continue
+        silent = now - study.user_attrs[beat_key(run_id)]
+        tracking.mark_run_failed(
+            run_id, f"worker stopped beating {silent:.0f} s ago (its machine or process died)"
+        )
+        study.set_user_attr(beat_key(run_id), None)  # judged once
+        ended.append(run_id)
+    return ended

@@ -1,0 +1,80 @@
+"""Command lines and environments for the child processes the end-to-end tests start
+(`mlflow run` of this project, `python -m <entry point module>`). Not a test module: the
+test modules import it as they import tests/services.py and tests/dataset_files.py.
+
+One place builds a child's environment, so that no child inherits the run or the
+experiment of the test session or of another test's fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+REPO = Path(__file__).resolve().parents[1]
+# What `mlflow run` (or a test's fixture) leaves in the environment to point a process at
+# a run or an experiment; a child that inherited one would log into it.
+INHERITED_RUN_VARIABLES = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+def subprocess_env(tracking_uri: str, **extra: str) -> dict[str, str]:
+    """The environment of a child process: a copy of ``os.environ`` without
+    :data:`INHERITED_RUN_VARIABLES`, with ``MLFLOW_TRACKING_URI`` set to ``tracking_uri``
+    and telemetry off, then ``extra`` applied (it may set any variable, one of the
+    dropped ones included, e.g. ``MLFLOW_EXPERIMENT_NAME``)."""
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_RUN_VARIABLES}
+    env |= {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return env | extra
+
+
+def mlflow_run_command(
+    entry_point: str, experiment: str, params: dict[str, str] | list[str]
+) -> list[str]:
+    """``mlflow run`` of this project's ``entry_point`` with the local environment
+    manager into ``experiment``; ``params`` as a ``{name: value}`` dict or as
+    ``"name=value"`` strings, each passed with ``-P`` in the given order."""
+    pairs = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else params
+    cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry_point]
+    cmd += ["--env-manager", "local", "--experiment-name", experiment]
+    for pair in pairs:
+        cmd += ["-P", pair]
+    return cmd
+
+
+def module_command(module: str, args: dict[str, str]) -> list[str]:
+    """``python -m module --name value ...`` with this interpreter, ``args`` in order."""
+    cmd = [sys.executable, "-m", module]
+    for name, value in args.items():
+        cmd += [f"--{name}", value]
+    return cmd
+
+
+def wait_for_running_trial(
+    storage: str,
+    study_name: str,
+    min_epochs: int = 2,
+    attr: str = "worker_pid",
+    timeout: float = 600,
+) -> FrozenTrial:
+    """The first RUNNING trial of the study that has the user attribute ``attr`` and has
+    reported ``min_epochs`` epochs: a trial a test may kill the worker of."""
+    deadline = time.monotonic() + timeout
+    # one storage (one connection pool) for all the polls: a new one per poll would
+    # leave PostgreSQL with a connection per poll until garbage collection
+    rdb = optuna.storages.RDBStorage(storage)
+    while time.monotonic() < deadline:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=rdb)
+        except KeyError:  # not created yet
+            time.sleep(0.5)
+            continue
+        for t in study.get_trials(states=(TrialState.RUNNING,)):
+            if t.user_attrs.get(attr) and len(t.intermediate_values) >= min_epochs:
+                return t
+        time.sleep(0.2)
+    raise AssertionError(f"no trial of {study_name!r} reached the kill point in time")
