@@ -2,7 +2,7 @@
 training per schedule variant and seed, in one process, printed as a table.
 
     python scripts/schedule_sensitivity.py [--dataset mnist5k] [--seeds 1]
-        [--variants quick,quick-windows,quick-patience5,paper]
+        [--variants quick,quick-paper-windows,quick-patience5,paper]
 
 For each run: the size it ended at, the epoch of the switch to fine steps, the epoch the
 stop rule fired ("-" when it never fired and the epoch budget ended the cutting), and
@@ -18,13 +18,17 @@ from benchmark.config import resolve_config
 from benchmark.runner import prepare
 from benchmark.train import TrainResult, train
 
-# name -> (preset, overrides). `quick-windows` scales the paper's windows by the same
-# 2/5 as quick's decision interval (5 -> 2 epochs); `quick-patience5` keeps the paper's
-# decision interval within quick's 60-epoch budget.
+# name -> (preset, overrides). `quick` scales the paper's windows by the same 2/5 as
+# its decision interval (5 -> 2 epochs); `quick-paper-windows` keeps the paper's windows
+# with quick's interval (the quick preset before 0.5.1); `quick-patience5` keeps the
+# paper's decision interval and windows within quick's 60-epoch budget.
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "quick": ("quick", {}),
-    "quick-windows": ("quick", {"switch_window": "8", "slope_window": "7"}),
-    "quick-patience5": ("quick", {"patience": "5"}),
+    "quick-paper-windows": ("quick", {"switch_window": "20", "slope_window": "19"}),
+    "quick-patience5": (
+        "quick",
+        {"patience": "5", "switch_window": "20", "slope_window": "19"},
+    ),
     "paper": ("paper", {}),
 }
 
@@ -39,7 +43,7 @@ def row(name: str, seed: int, epochs: int, result: TrainResult) -> str:
     switch = switch_epoch(result)
     stop = result.stopped_epoch
     return (
-        f"{name:<16} {seed:>4} {epochs:>6} {result.final_latent_dim:>6} "
+        f"{name:<20} {seed:>4} {epochs:>6} {result.final_latent_dim:>6} "
         f"{'-' if switch is None else switch:>7} {'-' if stop is None else stop:>5} "
         f"{last.val_recon_loss:>10.2f} {last.val_fid:>8.2f} {last.val_silhouette:>8.4f}"
     )
@@ -58,7 +62,7 @@ def main() -> None:
         parser.error(f"unknown variant(s) {unknown}; allowed: {', '.join(VARIANTS)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(
-        f"{'variant':<16} {'seed':>4} {'epochs':>6} {'n_z':>6} {'switch':>7} {'stop':>5} "
+        f"{'variant':<20} {'seed':>4} {'epochs':>6} {'n_z':>6} {'switch':>7} {'stop':>5} "
         f"{'val_recon':>10} {'val_fid':>8} {'val_sil':>8}"
     )
     for seed in seeds:

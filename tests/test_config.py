@@ -65,6 +65,10 @@ def test_quick_preset_differs_from_paper():
     quick, paper = resolve_config("quick"), resolve_config("paper")
     assert quick.epochs < paper.epochs
     assert quick.patience < paper.patience
+    # the windows scale with the decision interval: each covers as many decisions
+    assert quick.switch_window * paper.patience == paper.switch_window * quick.patience
+    for cfg in (quick, paper):
+        assert cfg.slope_window == cfg.switch_window - 1  # the evaluations before this one
 
 
 def test_load_preset_returns_only_known_keys():
