@@ -21,6 +21,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError
+from benchmark.selection import SIGNALS
 
 TEST_METRICS = (
     "test_recon_loss",
@@ -31,7 +32,7 @@ TEST_METRICS = (
     "test_cluster_acc",
     "test_active_units",
 )
-VAL_SIGNALS = ("val_recon_loss", "val_fid", "val_fid_recon", "val_silhouette")
+VAL_SIGNALS = tuple(SIGNALS)  # the validation signals a selection reads
 RETRAIN_ROLE = "retrain"
 # artifact downloads are many and small: no progress bars in the report's output
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.report_collect import TEST_METRICS, VAL_SIGNALS, Section, mean_sd
-from benchmark.selection import SIGNALS, goodness
+from benchmark.selection import select_latent_dim
 
 METHOD_LABELS = {
     "adaptive": "ALD-VAE (adaptive, 1 run)",
@@ -114,11 +114,7 @@ def adaptive_rule_rank(section: Section) -> list[tuple[int, int, int]]:
         if not candidates or any(v is None for v in final.values()):
             continue
         candidates["adaptive"] = final  # type: ignore[assignment]
-        per_signal = {
-            name: goodness({c: row[name] for c, row in candidates.items()}, direction)
-            for name, direction in SIGNALS.items()
-        }
-        scores = {c: sum(per_signal[n][c] for n in SIGNALS) / len(SIGNALS) for c in candidates}
+        scores = select_latent_dim(candidates).scores
         rank = 1 + sum(1 for c, v in scores.items() if v > scores["adaptive"] and c != "adaptive")
         out.append((s.seed, rank, len(candidates)))
     return out

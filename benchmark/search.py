@@ -43,6 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.config import FIELD_TYPES, RunConfig, resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.liveness import fail_dead_worker_runs
+from benchmark.selection import SIGNALS
 from benchmark.tracking import mask_secrets
 
 SEARCHES = ("grid", "halving")
@@ -61,8 +62,6 @@ MAX_ROUNDS = 1 + MAX_RETRY
 # `epochs // HALVING_MIN_RESOURCE_DIVISOR` epochs, keep the best 1/3 at each rung.
 HALVING_MIN_RESOURCE_DIVISOR = 8
 HALVING_REDUCTION_FACTOR = 3
-# Trial user attributes the parent reads back.
-SIGNAL_ATTRS = ("val_recon_loss", "val_fid", "val_fid_recon", "val_silhouette")
 # `storage=env:NAME` reads the URL from the environment variable NAME, so that a password
 # never appears in a command line (`mlflow run` logs every -P value as a param).
 ENV_STORAGE_PREFIX = "env:"
@@ -558,7 +557,7 @@ def run_worker(args: WorkerArgs) -> None:
             early_stops=(optuna.TrialPruned,),
         )
         last = outcome.result.history[-1]
-        for name in SIGNAL_ATTRS:
+        for name in SIGNALS:  # trial user attributes the parent selects from
             trial.set_user_attr(name, getattr(last, name))
         for name, value in outcome.test_metrics.items():
             trial.set_user_attr(name, value)

@@ -10,8 +10,11 @@ Test metrics never enter the rule.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 # signal -> direction ("min": lower is better)
 SIGNALS: dict[str, str] = {
     "val_recon_loss": "min",
@@ -24,16 +27,17 @@ TIE_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
-class Selection:
-    """The selected size, every size's score, and the best size per signal."""
+class Selection(Generic[K]):
+    """The selected candidate (a size), every candidate's score, and the best candidate
+    per signal."""
 
-    best_latent_dim: int
-    scores: dict[int, float]
-    best_per_signal: dict[str, int]
+    best_latent_dim: K
+    scores: dict[K, float]
+    best_per_signal: dict[str, K]
 
 
-def goodness(values: dict[int, float], direction: str) -> dict[int, float]:
-    """Min-max normalised goodness in [0, 1] of each size's value (1 = best)."""
+def goodness(values: dict[K, float], direction: str) -> dict[K, float]:
+    """Min-max normalised goodness in [0, 1] of each candidate's value (1 = best)."""
     lo, hi = min(values.values()), max(values.values())
     if hi - lo <= 0:
         return dict.fromkeys(values, 1.0)
@@ -42,13 +46,15 @@ def goodness(values: dict[int, float], direction: str) -> dict[int, float]:
     return {size: (v - lo) / (hi - lo) for size, v in values.items()}
 
 
-def _best(scores: dict[int, float]) -> int:
+def _best(scores: dict[K, float]) -> K:
     top = max(scores.values())
     return min(size for size, s in scores.items() if s >= top - TIE_TOLERANCE)
 
 
-def select_latent_dim(signals_by_size: dict[int, dict[str, float]]) -> Selection:
-    """Apply the rule to ``{size: {signal: value}}`` (every signal of :data:`SIGNALS`)."""
+def select_latent_dim(signals_by_size: dict[K, dict[str, float]]) -> Selection[K]:
+    """Apply the rule to ``{size: {signal: value}}`` (every signal of :data:`SIGNALS`).
+    Keys are sizes for a search; any sortable keys work (the report ranks named
+    candidates, ties then go to the smaller key)."""
     if not signals_by_size:
         raise ValueError("no completed sizes to select from")
     per_signal = {
