@@ -78,13 +78,14 @@ def fail_dead_worker_runs(study: optuna.Study, grace_s: float) -> list[str]:
     not beaten for ``grace_s`` seconds. Returns the ids of the runs it ended."""
     ended = []
     now = time.time()
-    for run_id in stale_worker_runs(study.user_attrs, now, grace_s):
+    attrs = study.user_attrs  # one read of the storage
+    for run_id in stale_worker_runs(attrs, now, grace_s):
+        study.set_user_attr(beat_key(run_id), None)  # judged once, whatever its status
         if tracking.run_status(run_id) != "RUNNING":
             continue
-        silent = now - study.user_attrs[beat_key(run_id)]
+        silent = now - attrs[beat_key(run_id)]
         tracking.mark_run_failed(
             run_id, f"worker stopped beating {silent:.0f} s ago (its machine or process died)"
         )
-        study.set_user_attr(beat_key(run_id), None)  # judged once
         ended.append(run_id)
     return ended

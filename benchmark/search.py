@@ -29,7 +29,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable
@@ -129,7 +128,7 @@ def mask_url(url: str) -> str:
             return url
     except Exception:  # noqa: BLE001 - not an SQLAlchemy URL (an http tracking URI, say)
         pass
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return mask_secrets(url)
 
 
 def resolve_storage_url(storage: str) -> str:
@@ -246,6 +245,15 @@ def load_study(spec: SearchSpec, cfg: RunConfig, storage=None) -> optuna.Study:
     )
 
 
+def study_user_attrs(storage: optuna.storages.BaseStorage, name: str) -> dict | None:
+    """The user attributes of study ``name``, or None when the storage has no such study
+    (one study's row only: the storage may hold many studies with many trials)."""
+    try:
+        return storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+    except KeyError:
+        return None
+
+
 def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
     """Create the study, or load it when it exists with the same search space and config.
 
@@ -257,9 +265,8 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
         "search": spec.search,
         "config_fingerprint": config_fingerprint(cfg),
     }
-    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
-    if spec.study_name in existing:
-        attrs = existing[spec.study_name].user_attrs
+    attrs = study_user_attrs(storage, spec.study_name)
+    if attrs is not None:
         for key, value in wanted.items():
             if attrs.get(key) != value:
                 raise BenchmarkError(
@@ -368,10 +375,7 @@ def join_study(
     deadline = time.monotonic() + wait_s
     said = ""
     while True:
-        try:
-            attrs = reader.get_study_user_attrs(reader.get_study_id_from_name(study_name))
-        except KeyError:
-            attrs = None
+        attrs = study_user_attrs(reader, study_name)
         if attrs is None:
             why = f"study {study_name!r} does not exist in {mask_url(storage)!r}"
         elif not all(k in attrs for k in PARENT_ATTRS):

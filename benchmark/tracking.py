@@ -104,49 +104,56 @@ def tracked_run(
         # experiment than `mlflow run --experiment-name` chose: the children would land
         # there, or MLflow would refuse the name/id mismatch half way through a job.
         experiment_id = parent.info.experiment_id
-    with mlflow.start_run(
-        nested=nested,
-        run_name=run_name,
-        log_system_metrics=True,
-        parent_run_id=parent_run_id,
-        experiment_id=experiment_id,
-    ) as run:
-        try:
-            tags = run_tags(cfg, method, device) | (extra_tags or {})
-            mlflow.set_tags({k: mask_secrets(str(v)) for k, v in tags.items()})
-            # Prefixed: `mlflow run` has already logged the raw entry-point parameters
-            # (empty strings for "preset default"), and MLflow forbids changing a param.
-            mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
-            mlflow.log_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "config.yaml")
-            yield run
-        except early_stops as exc:
-            mlflow.set_tag(STOPPED_EARLY_TAG, _one_line(str(exc) or type(exc).__name__))
-            mlflow.end_run("KILLED")
-            raise
-        except BaseException as exc:
-            mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
-            mlflow.end_run("FAILED")
-            raise
+    with (
+        mlflow.start_run(
+            nested=nested,
+            run_name=run_name,
+            log_system_metrics=True,
+            parent_run_id=parent_run_id,
+            experiment_id=experiment_id,
+        ) as run,
+        _ended_on_error(early_stops),
+    ):
+        set_tags(run_tags(cfg, method, device) | (extra_tags or {}))
+        # Prefixed: `mlflow run` has already logged the raw entry-point parameters
+        # (empty strings for "preset default"), and MLflow forbids changing a param.
+        mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
+        mlflow.log_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "config.yaml")
+        yield run
+
+
+@contextlib.contextmanager
+def _ended_on_error(early_stops: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """End the active run KILLED (tag ``benchmark.stopped_early``) on an exception of a
+    type in ``early_stops``, FAILED (tag ``benchmark.failure_reason``) on any other;
+    the exception propagates."""
+    try:
+        yield
+    except early_stops as exc:
+        mlflow.set_tag(STOPPED_EARLY_TAG, _one_line(str(exc) or type(exc).__name__))
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as exc:
+        mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
+        mlflow.end_run("FAILED")
+        raise
 
 
 @contextlib.contextmanager
 def report_run(
-    experiment: str, extra_tags: dict[str, str] | None = None
+    experiment: str = "", extra_tags: dict[str, str] | None = None
 ) -> Iterator[mlflow.ActiveRun]:
-    """The run of a report (or of a whole benchmark): ``benchmark.method=report``.
-    Ends FAILED with the reason on an exception."""
+    """The run of a report (or of a whole benchmark): ``benchmark.method=report``, tag
+    ``benchmark.report_experiment`` = ``experiment`` (default: the run's own
+    experiment). Ends FAILED with the reason on an exception."""
     quiet_secret_tracking_uri()
-    with mlflow.start_run(log_system_metrics=True) as run:
-        try:
-            mlflow.set_tags(
-                {"benchmark.method": "report", "benchmark.report_experiment": experiment}
-                | (extra_tags or {})
-            )
-            yield run
-        except BaseException as exc:
-            mlflow.set_tag(FAILURE_TAG, _one_line(f"{type(exc).__name__}: {exc}"))
-            mlflow.end_run("FAILED")
-            raise
+    with mlflow.start_run(log_system_metrics=True) as run, _ended_on_error():
+        experiment = experiment or experiment_name_of(run)
+        set_tags(
+            {"benchmark.method": "report", "benchmark.report_experiment": experiment}
+            | (extra_tags or {})
+        )
+        yield run
 
 
 def experiment_name_of(run: mlflow.ActiveRun) -> str:

@@ -59,10 +59,9 @@ def main(argv: list[str]) -> None:
         for cfg in configs
     ]
     with tracking.report_run(
-        "", {"benchmark.dataset": configs[0].dataset, "benchmark.preset": preset}
+        extra_tags={"benchmark.dataset": configs[0].dataset, "benchmark.preset": preset}
     ) as run:
         experiment = tracking.experiment_name_of(run)
-        tracking.set_tags({"benchmark.report_experiment": experiment})
         output = Path(output_text) if output_text else default_output(experiment)
         check_writable(output)
         for cfg, spec in zip(configs, specs, strict=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.errors import ConfigError
-from benchmark.report import check_writable, default_output, generate_report
+from benchmark.report import generate_report
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = ("experiment", "output")
@@ -18,9 +18,8 @@ def main(argv: list[str]) -> None:
     experiment = params.get("experiment", "")
     if not experiment:
         raise ConfigError("experiment is required: the name of the MLflow experiment to report")
-    output = Path(params.get("output") or default_output(experiment))
-    check_writable(output)
-    result = generate_report(experiment, output)
+    output = params.get("output")
+    result = generate_report(experiment, Path(output) if output else None)
     with tracking.report_run(experiment):
         tracking.log_file(result.path)
     print(f"report written to {result.path.resolve()}")
