@@ -7,8 +7,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
+from commands import INHERITED_RUN_VARIABLES
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # The unit models are tiny: one intra-op thread is faster than two and, unlike two, does
@@ -73,3 +75,20 @@ def digits_extractor(domain_cache, digits_data):
 def make_cfg():
     """Factory for tiny digits configs: ``make_cfg(epochs=3, ...)``."""
     return tiny_config
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path, monkeypatch) -> Iterator[str]:
+    """A private SQLite tracking store (``tmp_path/mlflow.db``) for one test, used from
+    ``tmp_path`` (the default artifact root is relative to the working directory), with
+    no run or experiment inherited from the environment. Ends runs left active."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)
+    for name in INHERITED_RUN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    while mlflow.active_run():
+        mlflow.end_run()

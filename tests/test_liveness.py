@@ -7,7 +7,6 @@ import signal
 import subprocess
 import time
 
-import mlflow
 import optuna
 import pytest
 from commands import module_command, subprocess_env, wait_for_running_trial
@@ -23,13 +22,9 @@ from benchmark.tracking import FAILURE_TAG
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
+def store(mlflow_store, tmp_path):
     """A private MLflow store (with one experiment) and an Optuna study, both SQLite."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_store)
     experiment = client.create_experiment("liveness")
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     return client, experiment, study

@@ -40,17 +40,10 @@ CONTRACT_EPOCH = (
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A private SQLite tracking store and feature cache for one test."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+def store(mlflow_store, tmp_path, monkeypatch):
+    """A private tracking store and a fresh feature cache for one test."""
     monkeypatch.setenv("ALD_BENCHMARK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    while mlflow.active_run():
-        mlflow.end_run()
+    return mlflow_store
 
 
 def _mlflow_run(store_uri: str, cwd: Path, *params: str) -> subprocess.CompletedProcess:

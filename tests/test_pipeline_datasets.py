@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
 import torch
@@ -41,16 +40,10 @@ SHAPE = {
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A private SQLite tracking store and feature cache for one test."""
-    uri = f"sqlite:///{tmp_path / STORE_FILE}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+def store(mlflow_store, tmp_path, monkeypatch):
+    """A private tracking store and a fresh feature cache for one test."""
     monkeypatch.setenv("ALD_BENCHMARK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    while mlflow.active_run():
-        mlflow.end_run()
+    return mlflow_store
 
 
 # --- presets per dataset ------------------------------------------------------------------------

@@ -49,18 +49,9 @@ TINY_SEARCH = ["--dataset", "digits", "--epochs", "1", "--n_workers", "1"]
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A private SQLite tracking store for one test, run from a private folder (the
-    default artifact root is relative to the working directory)."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    while mlflow.active_run():
-        mlflow.end_run()
+def store(mlflow_store):
+    """A private tracking store for one test."""
+    return mlflow_store
 
 
 def _all_runs(uri: str) -> list[Run]:

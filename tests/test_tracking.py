@@ -10,15 +10,10 @@ from mlflow.tracking import MlflowClient
 from benchmark import tracking
 
 
-def test_nested_run_lands_in_parent_experiment(tmp_path, monkeypatch, make_cfg):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+def test_nested_run_lands_in_parent_experiment(mlflow_store, monkeypatch, make_cfg):
     # what a user's shell may export while `mlflow run --experiment-name job` runs
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "shell-default")
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_store)
     job = client.create_experiment("job")
     with (
         mlflow.start_run(experiment_id=job) as parent,

@@ -39,16 +39,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A private SQLite tracking store, used from a private folder."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    while mlflow.active_run():
-        mlflow.end_run()
+def store(mlflow_store):
+    """A private tracking store for one test."""
+    return mlflow_store
 
 
 def _spec(tmp_path, **kwargs) -> SearchSpec:
