@@ -9,13 +9,12 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.config import parse_int_list, resolve_config
-from benchmark.errors import ConfigError
 from benchmark.report import check_writable, default_output, generate_report
 from benchmark.report_collect import RETRAIN_ROLE
 from benchmark.runner import prepare, run_training
 from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, mask_url
 from benchmark.search_run import run_search
-from pipelines.cli import parse_params, run_entry_point
+from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (
     "dataset",
@@ -37,14 +36,8 @@ def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
     seeds = parse_int_list(params.pop("seeds", "") or "1", "seeds")
-    retrain_text = (params.pop("retrain", "") or "false").lower()
-    if retrain_text not in ("true", "false"):
-        raise ConfigError(f"retrain={retrain_text!r} is not a boolean; allowed: true, false")
-    n_workers_text = params.pop("n_workers", "") or "1"
-    try:
-        n_workers = int(n_workers_text)
-    except ValueError:
-        raise ConfigError(f"n_workers={n_workers_text!r} is not an integer") from None
+    retrain = bool_param(params, "retrain")
+    n_workers = int_param(params, "n_workers", 1)
     storage = params.pop("storage", "") or DEFAULT_STORAGE
     output_text = params.pop("output", "")
     # every seed's config is validated before anything runs
@@ -70,7 +63,7 @@ def main(argv: list[str]) -> None:
                 cfg, prepared, "adaptive", nested=True, run_name=f"adaptive seed={cfg.seed}"
             )
             run_search(cfg, spec, nested=True)
-            if retrain_text == "true":
+            if retrain:
                 size = int(adaptive.test_metrics["final_latent_dim"])
                 run_training(
                     cfg,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, ConfigError
 
 EXIT_BAD_INPUT = 2
 
@@ -33,6 +33,26 @@ def parse_params(argv: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
         params[name] = value
         i += 1
     return params
+
+
+def int_param(params: dict[str, str], name: str, default: int, minimum: int | None = None) -> int:
+    """Pop integer parameter ``name`` ("" means ``default``), at least ``minimum``."""
+    text = params.pop(name, "") or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is too small; it must be >= {minimum}")
+    return value
+
+
+def bool_param(params: dict[str, str], name: str) -> bool:
+    """Pop boolean parameter ``name`` (``true``/``false``; "" means false)."""
+    text = (params.pop(name, "") or "false").strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{name}={text!r} is not a boolean; allowed: true, false")
+    return text == "true"
 
 
 def run_entry_point(main: Callable[[list[str]], None], argv: list[str] | None = None) -> int:

@@ -10,10 +10,9 @@ import sys
 
 from benchmark import tracking
 from benchmark.config import resolve_config
-from benchmark.errors import ConfigError
 from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, password_warning
 from benchmark.search_run import run_search
-from pipelines.cli import parse_params, run_entry_point
+from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (
     "dataset",
@@ -34,21 +33,6 @@ PARAMETERS = (
 )
 
 
-def _int(params: dict[str, str], name: str, default: int) -> int:
-    text = params.pop(name, "") or str(default)
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
-
-
-def _bool(params: dict[str, str], name: str) -> bool:
-    text = (params.pop(name, "") or "false").strip().lower()
-    if text not in ("true", "false"):
-        raise ConfigError(f"{name}={text!r} is not a boolean; allowed: true, false")
-    return text == "true"
-
-
 def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
@@ -56,11 +40,13 @@ def main(argv: list[str]) -> None:
     storage = params.pop("storage", "") or DEFAULT_STORAGE
     study_name = params.pop("study_name", "")
     spec_ints = {
-        "n_workers": _int(params, "n_workers", 1),
-        "heartbeat_interval": _int(params, "heartbeat_interval", SearchSpec.heartbeat_interval),
-        "grace_period": _int(params, "grace_period", SearchSpec.grace_period),
+        "n_workers": int_param(params, "n_workers", 1),
+        "heartbeat_interval": int_param(
+            params, "heartbeat_interval", SearchSpec.heartbeat_interval
+        ),
+        "grace_period": int_param(params, "grace_period", SearchSpec.grace_period),
     }
-    coordinate_only = _bool(params, "coordinate_only")
+    coordinate_only = bool_param(params, "coordinate_only")
     cfg = resolve_config(preset, params | {"adaptive": "false"})
     spec = SearchSpec(
         search=search,

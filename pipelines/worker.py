@@ -14,23 +14,12 @@ from benchmark import tracking
 from benchmark.errors import ConfigError
 from benchmark.search import DEFAULT_STORAGE, join_study, mask_url, password_warning
 from benchmark.search_run import run_joined_worker
-from pipelines.cli import parse_params, run_entry_point
+from pipelines.cli import int_param, parse_params, run_entry_point
 
 PARAMETERS = ("study_name", "storage", "n_workers", "device", "data_dir", "wait")
 # Seconds a worker waits for its study and a running parent run: long enough for a
 # coordinator started at the same time to load its data and create both (our choice).
 DEFAULT_WAIT_S = 600
-
-
-def _int(params: dict[str, str], name: str, default: int, minimum: int) -> int:
-    text = params.pop(name, "") or str(default)
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is too small; it must be >= {minimum}")
-    return value
 
 
 def main(argv: list[str]) -> None:
@@ -42,8 +31,8 @@ def main(argv: list[str]) -> None:
             "entry point prints it; default <dataset>-<preset>-seed<seed>-<search>)"
         )
     storage = params.pop("storage", "") or DEFAULT_STORAGE
-    n_workers = _int(params, "n_workers", 1, 1)
-    wait = _int(params, "wait", DEFAULT_WAIT_S, 0)
+    n_workers = int_param(params, "n_workers", 1, 1)
+    wait = int_param(params, "wait", DEFAULT_WAIT_S, 0)
     overrides = {"device": params.pop("device", ""), "data_dir": params.pop("data_dir", "")}
     warning = password_warning(storage, tracking.env_run_id())
     if warning:
