@@ -32,8 +32,6 @@ IMAGE_SIDE = 64
 CLIP_FRAMES = 8
 CLIP_TIME_STRIDES = (2, 2, 1, 1)
 
-ARCHITECTURES = ("mlp", "conv", "conv3d")
-
 
 @dataclass
 class ModelConfig:
@@ -64,8 +62,6 @@ class VAE(nn.Module):
     """The shared part of every architecture: posterior heads, reparameterised forward,
     latent surgery interface. Subclasses build ``encoder`` (input -> (N, hidden)) and
     ``decoder`` ((N, hidden) -> logits) and may override :meth:`_features`."""
-
-    architecture = ""
 
     def __init__(self, config: ModelConfig, encoder: nn.Module, decoder: nn.Module) -> None:
         super().__init__()
@@ -134,8 +130,6 @@ class MLPVAE(VAE):
     (784-400-400 / n_z-400-400-784); D follows the input, so 8x8 digits work too.
     """
 
-    architecture = "mlp"
-
     def __init__(self, config: ModelConfig) -> None:
         d_in = math.prod(config.image_shape)
         h = config.hidden_dim
@@ -156,8 +150,6 @@ class ConvVAE(VAE):
     """The published model for 64x64 images: four convolutions (32 channels, kernel 4,
     stride 2) to 32x4x4, then linear layers of ``hidden_dim`` (256 as published) to the
     heads; the decoder mirrors it (n_z-h-h-512, four transposed convolutions)."""
-
-    architecture = "conv"
 
     def __init__(self, config: ModelConfig) -> None:
         c_in = config.image_shape[0]
@@ -184,8 +176,6 @@ class Conv3dVAE(VAE):
     channels, kernel 4 in space (stride 2) and in time where time is halved (the first
     two; the last two use kernel 3, stride 1 in time), to 32x2x4x4; then linear layers of
     ``hidden_dim`` to the heads; the decoder mirrors it with transposed 3D convolutions."""
-
-    architecture = "conv3d"
 
     def __init__(self, config: ModelConfig) -> None:
         c_in, frames = config.image_shape[0], config.image_shape[1]
@@ -276,6 +266,6 @@ def model_from_config(config: ModelConfig) -> VAE:
     """Rebuild an (untrained) model from its saved :class:`ModelConfig`."""
     if config.architecture not in MODEL_CLASSES:
         raise ValueError(
-            f"unknown architecture {config.architecture!r}; allowed: {', '.join(ARCHITECTURES)}"
+            f"unknown architecture {config.architecture!r}; allowed: {', '.join(MODEL_CLASSES)}"
         )
     return MODEL_CLASSES[config.architecture](ModelConfig.from_dict(config.to_dict()))

@@ -26,7 +26,7 @@ class MethodRow:
     time_to_answer_s: tuple[float, float]
     compute_s: tuple[float, float]
     test: dict[str, tuple[float, float]] = field(default_factory=dict)
-    speedup_vs_adaptive: tuple[float, float] | None = None
+    compute_vs_adaptive: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -90,7 +90,7 @@ def method_rows(section: Section) -> list[MethodRow]:
         )
         ratios = [v["compute"] / v["adaptive_compute"] for v in per_seed if "adaptive_compute" in v]
         if method in ("grid", "halving") and ratios:
-            row.speedup_vs_adaptive = mean_sd(ratios)
+            row.compute_vs_adaptive = mean_sd(ratios)
         rows.append(row)
     return rows
 
@@ -141,11 +141,11 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
             f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n)}; the grid search selected "
             f"{fmt(g.latent_dim, 1, g.n_seeds)} (selection rule on validation signals)."
         )
-        if g.speedup_vs_adaptive:
+        if g.compute_vs_adaptive:
             lines.append(
                 f"Compute: one ALD-VAE run took {fmt(a.compute_s, 1, n)} s; the grid's trials "
                 f"took {fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
-                f"{fmt(g.speedup_vs_adaptive, 2, g.n_seeds)}x the adaptive run."
+                f"{fmt(g.compute_vs_adaptive, 2, g.n_seeds)}x the adaptive run."
             )
         lines.append(
             f"Quality (test split): FID {fmt(a.test['test_fid'], 2, n)} (adaptive) vs "
