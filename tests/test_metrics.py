@@ -168,8 +168,11 @@ def test_domain_cache_is_keyed_by_the_training_split(tmp_path, digits_data, monk
     DomainFeatures.for_dataset("digits", x, y, 10)
     DomainFeatures.for_dataset("digits", x, y, 10)  # hit
     DomainFeatures.for_dataset("digits", x[:-1], y[:-1], 10)  # other split: miss
-    assert calls == [len(x), len(x) - 1]
-    assert len(list(tmp_path.glob("domain_cnn_digits_*.pt"))) == 2
+    changed = x.clone()
+    changed[-1] = 1 - changed[-1]  # same shape and labels, one image's pixels differ
+    DomainFeatures.for_dataset("digits", changed, y, 10)  # miss
+    assert calls == [len(x), len(x) - 1, len(x)]
+    assert len(list(tmp_path.glob("domain_cnn_digits_*.pt"))) == 3
     assert not list(tmp_path.glob("*.tmp*"))
 
 
