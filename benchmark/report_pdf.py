@@ -145,8 +145,11 @@ def adaptive_page(section: Section, client: MlflowClient) -> Figure | None:
     )
     ax = fig.add_subplot(grid[0, :])
     first = runs[0]
+    dims: dict[int, float] = {}
     for run in runs:
         steps = metric_history(client, run.run_id, "latent_dim")
+        if run is first:
+            dims = dict(steps)
         ax.step(
             [s for s, _ in steps],
             [v for _, v in steps],
@@ -155,7 +158,6 @@ def adaptive_page(section: Section, client: MlflowClient) -> Figure | None:
             lw=2 if run is first else 1,
         )
     cuts, fine, stop = _phase_marks(first.run_id)
-    dims = dict(metric_history(client, first.run_id, "latent_dim"))
     if cuts:
         ax.plot(
             cuts,
