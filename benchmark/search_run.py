@@ -57,6 +57,19 @@ def per_size_table(rows: list[TrialRow], selection: Selection | None) -> list[di
     return table
 
 
+def trial_metrics(rows: list[TrialRow], exit_codes: list[int]) -> dict[str, float]:
+    """What the trials of ``rows`` came to and cost, and how many worker processes
+    crashed (non-zero exit codes): metrics of a search's parent run and of a worker run."""
+    states = [r.state for r in rows]
+    return {
+        "n_trials_complete": states.count("COMPLETE"),
+        "n_trials_pruned": states.count("PRUNED"),
+        "n_trials_failed": states.count("FAIL"),
+        "n_worker_crashes": sum(1 for c in exit_codes if c != 0),
+        "sum_trial_wall_clock_s": sum(r.trial_wall_clock_s for r in rows),
+    }
+
+
 def threads_per_worker(n_workers: int) -> int:
     """Each local worker's share of the CPU threads (at least one)."""
     return max(1, (os.cpu_count() or 1) // n_workers)
@@ -124,17 +137,12 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
         figures.close(fig)
         study.set_user_attr("selected_latent_dim", selection.best_latent_dim)
         sum_cost = sum(r.trial_wall_clock_s for r in rows)
-        states = [r.state for r in rows]
         wall = time.perf_counter() - start
         tracking.log_metrics(
             {
                 "best_latent_dim": selection.best_latent_dim,
                 **{f"best_latent_dim_{k}": v for k, v in selection.best_per_signal.items()},
-                "sum_trial_wall_clock_s": sum_cost,
-                "n_trials_complete": states.count("COMPLETE"),
-                "n_trials_pruned": states.count("PRUNED"),
-                "n_trials_failed": states.count("FAIL"),
-                "n_worker_crashes": sum(1 for c in exit_codes if c != 0),
+                **trial_metrics(rows, exit_codes),
                 "wall_clock_s": wall,
             }
         )
@@ -195,16 +203,6 @@ def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
         with WorkerHeartbeat(joined.study, run.info.run_id, spec.heartbeat_interval):
             codes = run_workers_until_done(joined.study, args)
         rows = trial_rows(joined.study, worker_run_id=run.info.run_id)
-        states = [r.state for r in rows]
         wall = time.perf_counter() - start
-        tracking.log_metrics(
-            {
-                "n_trials_complete": states.count("COMPLETE"),
-                "n_trials_pruned": states.count("PRUNED"),
-                "n_trials_failed": states.count("FAIL"),
-                "n_worker_crashes": sum(1 for c in codes if c != 0),
-                "sum_trial_wall_clock_s": sum(r.trial_wall_clock_s for r in rows),
-                "wall_clock_s": wall,
-            }
-        )
+        tracking.log_metrics(trial_metrics(rows, codes) | {"wall_clock_s": wall})
         return WorkerOutcome(run.info.run_id, rows, codes, wall)
