@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from contract import TEST_METRICS
 
 from benchmark.evaluate import evaluate
 from benchmark.metrics.clustering import active_units
@@ -15,17 +16,7 @@ from benchmark.signals import encode_all
 from benchmark.surgery import remove_latent_dims
 from benchmark.train import train
 
-KEYS = {
-    "test_recon_loss",
-    "test_elbo",
-    "test_fid",
-    "test_fid_recon",
-    "test_silhouette",
-    "test_cluster_acc",
-    "test_active_units",
-    "test_fid_samples",
-    "final_latent_dim",
-}
+KEYS = {*TEST_METRICS, "test_fid_samples", "final_latent_dim"}
 
 
 @pytest.fixture(scope="module")

@@ -9,34 +9,13 @@ import mlflow
 import pandas as pd
 import pytest
 from commands import mlflow_run_command, subprocess_env
+from contract import EPOCH_METRICS, FINAL_METRICS
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
 from benchmark.config import resolve_config
 from pipelines import adaptive
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
-
-CONTRACT_FINAL = (
-    "test_recon_loss",
-    "test_elbo",
-    "test_fid",
-    "test_fid_recon",
-    "test_silhouette",
-    "test_cluster_acc",
-    "test_active_units",
-    "final_latent_dim",
-    "train_time_s",
-    "wall_clock_s",
-)
-CONTRACT_EPOCH = (
-    "train_loss",
-    "val_recon_loss",
-    "val_fid",
-    "val_fid_recon",
-    "val_silhouette",
-    "latent_dim",
-    "epoch_time_s",
-)
 
 
 @pytest.fixture()
@@ -70,7 +49,7 @@ def test_mlflow_run_adaptive_on_digits_end_to_end(store, tmp_path):
     assert run.data.tags["benchmark.dataset"] == "digits"
     assert run.data.tags["benchmark.fid_backend"] == "domain"
     assert run.data.params["config.epochs"] == "30"
-    for name in CONTRACT_EPOCH:
+    for name in EPOCH_METRICS:
         assert len(client.get_metric_history(run.info.run_id, name)) == 30, name
     dims = [
         m.value
@@ -81,7 +60,7 @@ def test_mlflow_run_adaptive_on_digits_end_to_end(store, tmp_path):
     assert dims[0] == 64
     assert all(b <= a for a, b in zip(dims, dims[1:], strict=False)), dims
     assert dims[-1] < 64
-    for name in CONTRACT_FINAL:
+    for name in FINAL_METRICS:
         assert name in run.data.metrics, name
     assert run.data.metrics["final_latent_dim"] <= dims[-1]
     assert run.data.metrics["wall_clock_s"] >= run.data.metrics["train_time_s"] > 0

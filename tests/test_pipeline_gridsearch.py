@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 from commands import mlflow_run_command, module_command, subprocess_env, wait_for_running_trial
+from contract import EPOCH_METRICS
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -66,15 +67,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
         assert p.data.metrics["sum_trial_wall_clock_s"] > 0
         assert p.data.tags["benchmark.study_name"] == "digits-quick-seed1-grid"
     # the same per-epoch metrics as an adaptive run
-    for name in (
-        "train_loss",
-        "val_recon_loss",
-        "val_fid",
-        "val_fid_recon",
-        "val_silhouette",
-        "latent_dim",
-        "epoch_time_s",
-    ):
+    for name in EPOCH_METRICS:
         assert len(client.get_metric_history(trials[0].info.run_id, name)) == 4
 
     study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
