@@ -185,25 +185,43 @@ def test_compose_tracking_server_accepts_the_compose_host_only(services):
     assert services.server.status("evil.example.com") == 403
 
 
-def test_two_local_workers_one_killed_each_size_once(services, tmp_path):
-    name = "kill-local"
-    proc = _start_search(services, tmp_path, name, n_workers="2")
+def _kill_a_worker_and_finish(
+    services: Services, name: str, procs: list[subprocess.Popen]
+) -> FrozenTrial:
+    """SIGKILL the worker process of the first trial of study ``name`` that has trained
+    two epochs, let ``procs`` finish (each must exit 0 without printing the password)
+    and return the killed trial."""
     try:
         victim = wait_for_running_trial(services.storage, name)
         os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
-        out, _ = proc.communicate(timeout=900)
+        outs = [p.communicate(timeout=900)[0] for p in procs]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, out[-3000:]
-    assert services.password not in out
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+        assert services.password not in out
+    return victim
 
+
+def _assert_recovered(services: Services, name: str, victim: FrozenTrial) -> tuple[list, Run]:
+    """Every size done exactly once and the killed trial retried; the experiment's runs
+    and its search parent run."""
     study = optuna.load_study(study_name=name, storage=services.storage)
     runs = _experiment_runs(services.server.uri, name)
     (parent,) = _by_method(runs, "gridsearch")
     _assert_exactly_once(study, runs, parent)
     _assert_killed_trial_retried(study, victim, services.server.uri)
+    return runs, parent
+
+
+def test_two_local_workers_one_killed_each_size_once(services, tmp_path):
+    name = "kill-local"
+    proc = _start_search(services, tmp_path, name, n_workers="2")
+    victim = _kill_a_worker_and_finish(services, name, [proc])
+    _, parent = _assert_recovered(services, name, victim)
     assert parent.data.metrics["n_worker_crashes"] == 1
     assert parent.data.params["search.storage"] == services.storage
 
@@ -275,25 +293,9 @@ def test_coordinator_and_two_remote_workers_one_killed(services, tmp_path):
             text=True,
         ),
     ]
-    procs = [coordinator, *workers]
-    try:
-        victim = wait_for_running_trial(services.storage, name)
-        os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
-        outs = [p.communicate(timeout=900)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-    for p, out in zip(procs, outs, strict=True):
-        assert p.returncode == 0, out[-3000:]
-        assert services.password not in out
-
+    victim = _kill_a_worker_and_finish(services, name, [coordinator, *workers])
+    runs, parent = _assert_recovered(services, name, victim)
     study = optuna.load_study(study_name=name, storage=services.storage)
-    runs = _experiment_runs(services.server.uri, name)
-    (parent,) = _by_method(runs, "gridsearch")
-    _assert_exactly_once(study, runs, parent)
-    _assert_killed_trial_retried(study, victim, services.server.uri)
     assert parent.data.params["search.coordinate_only"] == "true"
     assert parent.data.metrics["n_worker_crashes"] == 0  # the coordinator ran none
     assert parent.data.metrics["n_trials_failed"] == 1
