@@ -2,8 +2,12 @@
 it answers cut k / stop / nothing. No torch, no MLflow: testable on scripted histories.
 
 Rule (shared/ALD-VAE.md, defaults of the published configs):
-- a decision every ``patience`` epochs counted from the last change of n_z
-  (epochs are numbered from 1, so there is never a decision at epoch 0);
+- a decision every ``patience`` epochs counted from the last change of n_z, with
+  epochs numbered from 0 as in the published trainer (Lightning's ``current_epoch``):
+  after epoch ``e`` when ``e > 0`` and ``(e - last_change) % patience == 0``, so the
+  first decision comes after ``patience + 1`` evaluations and the next ones
+  ``patience`` evaluations after the last change. The training loop numbers its
+  epochs from 1 (MLflow steps) and passes ``epoch - 1`` here;
 - coarse phase: a decision removes ``coarse_step`` dimensions;
 - switch to the fine phase (``fine_step``, never back) at a decision, once at least
   ``switch_window`` silhouette values exist, when the mean of the last half of the
@@ -112,7 +116,8 @@ class AldController:
         return all(v > 0 for v in self.last_slopes.values())
 
     def observe(self, epoch: int, signals: Signals) -> Decision:
-        """Record epoch ``epoch`` (1-based, strictly increasing) and decide."""
+        """Record epoch ``epoch`` (0-based like Lightning's ``current_epoch``, strictly
+        increasing) and decide."""
         if self.history and epoch <= self.last_epoch:
             raise ValueError(f"epoch {epoch} observed after epoch {self.last_epoch}")
         self.last_epoch = epoch

@@ -14,10 +14,10 @@ from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits, load_dataset
 from benchmark.device import resolve_device
-from benchmark.evaluate import evaluate
+from benchmark.evaluate import evaluate, make_test_reference
 from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
 from benchmark.signals import image_grids
-from benchmark.train import EpochRecord, TrainResult, train
+from benchmark.train import EpochRecord, TrainResult, ValidationProbe, train
 
 
 @dataclass
@@ -36,7 +36,13 @@ def prepare(cfg: RunConfig) -> Prepared:
     device = resolve_device(cfg.device)
     data = load_dataset(cfg).to(device)
     extractor = make_feature_extractor(
-        cfg.fid_backend, data.name, data.train.x, data.train.y, data.n_classes
+        cfg.fid_backend,
+        data.name,
+        data.train.x,
+        data.train.y,
+        data.n_classes,
+        data.val.x,
+        data.val.y,
     )
     return Prepared(data, extractor, device)
 
@@ -95,12 +101,19 @@ def run_training(
             "data.val_size": len(data.val),
             "data.test_size": len(data.test),
             "data.image_shape": "x".join(str(s) for s in data.image_shape),
-            "fid.val_samples": min(cfg.fid_samples, len(data.val)),
             "fid.feature_extractor": prepared.extractor.name,
         }
+        params |= {f"fid.{k}": v for k, v in prepared.extractor.quality().items()}
         if not adaptive:
             params["fixed_latent_dim"] = latent_dim
+        probe = ValidationProbe(cfg, data, prepared.extractor, prepared.device, latent_dim)
+        reference = make_test_reference(
+            prepared.extractor, data.test, cfg.test_fid_samples, spare=data.val
+        )
+        params |= {"fid.val_samples": probe.n_fid, "fid.test_samples": reference.n}
         tracking.log_params(params)
+        # The floors first: a run stopped half way still says how noisy its FIDs are.
+        tracking.log_metrics({"val_fid_floor": probe.fid_floor, "test_fid_floor": reference.floor})
 
         def epoch_hook(record: EpochRecord) -> None:
             tracking.log_epoch(record)
@@ -116,17 +129,13 @@ def run_training(
             adaptive=adaptive,
             on_epoch=epoch_hook,
             progress=progress,
+            probe=probe,
         )
         metrics = evaluate(
-            result.model,
-            data.test,
-            prepared.extractor,
-            cfg.test_fid_samples,
-            cfg.silhouette_samples,
+            result.model, data.test, prepared.extractor, reference, cfg.silhouette_samples
         )
         tracking.log_history(result.history)
-        pairs, samples = image_grids(result.model, data.test.x)
-        tracking.log_image_grids(pairs, samples)
+        tracking.log_image_grids(image_grids(result.model, data.test))
         tracking.log_model(result.model)
         if result.stopped_epoch is not None:
             tracking.set_tags({"benchmark.stopped_epoch": str(result.stopped_epoch)})

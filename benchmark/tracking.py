@@ -21,11 +21,12 @@ import pandas as pd
 import torch
 import yaml
 from mlflow.tracking import MlflowClient
-from torchvision.utils import make_grid, save_image
 
 from benchmark.config import RunConfig
+from benchmark.grids import save_grid
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
+from benchmark.signals import ImageGrids
 from benchmark.train import EpochRecord, history_table
 
 FAILURE_TAG = "benchmark.failure_reason"
@@ -209,16 +210,18 @@ def log_history(history: list[EpochRecord], name: str = "history.csv") -> None:
     log_table(history_table(history), name)
 
 
-def log_image_grids(reconstruction_pairs: torch.Tensor, samples: torch.Tensor) -> None:
-    """PNG grids: ``images/reconstructions.png`` (rows of originals over reconstructions)
-    and ``images/prior_samples.png``."""
+def log_image_grids(grids: ImageGrids) -> None:
+    """PNG grids: ``images/reconstructions.png`` (rows of test images, one column per
+    class labelled with it, each row over its reconstructions) and
+    ``images/prior_samples.png``; tiles upscaled to a readable size."""
+    labels = [f"class {c}" if grids.columns <= 5 else str(c) for c in grids.labels]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, images, nrow in (
-            ("reconstructions.png", reconstruction_pairs, reconstruction_pairs.shape[0] // 2),
-            ("prior_samples.png", samples, 8),
+        for name, images, columns, names in (
+            ("reconstructions.png", grids.pairs, grids.columns, labels),
+            ("prior_samples.png", grids.samples, 8, None),
         ):
             path = Path(tmp) / name
-            save_image(make_grid(images.cpu(), nrow=nrow, padding=1, pad_value=1.0), path)
+            save_grid(path, images, columns, names)
             mlflow.log_artifact(str(path), "images")
 
 

@@ -22,7 +22,14 @@ from benchmark.errors import TrainingDivergedError
 from benchmark.metrics.clustering import silhouette
 from benchmark.metrics.features import FeatureExtractor
 from benchmark.models import MLPVAE, build_model, negative_elbo
-from benchmark.signals import fid_terms, loss_terms, posterior_samples, seeded_generator
+from benchmark.sampling import stratified_sample
+from benchmark.signals import (
+    fid_reference,
+    fid_terms,
+    loss_terms,
+    posterior_samples,
+    seeded_generator,
+)
 from benchmark.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
 
 # Offsets from the run seed for the independent random streams of a run.
@@ -69,52 +76,60 @@ class TrainResult:
 
 
 class ValidationProbe:
-    """Fixed validation material for one run: the FID reference sample and its features,
-    the prior noise, the silhouette subset, and a reseeded generator per measurement,
-    so that two epochs differ only because the model changed."""
+    """Fixed validation material for one run: the FID reference sample (seeded,
+    class-stratified), its features and FID floor, the prior noise, the silhouette
+    subset, and a reseeded generator per measurement, so that two epochs differ only
+    because the model changed."""
 
     def __init__(
-        self, cfg: RunConfig, data: DatasetSplits, extractor: FeatureExtractor, device: torch.device
+        self,
+        cfg: RunConfig,
+        data: DatasetSplits,
+        extractor: FeatureExtractor,
+        device: torch.device,
+        latent_dim: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.extractor = extractor
         self.device = device
         val = data.val
-        pick = torch.Generator().manual_seed(cfg.seed + VALIDATION_SEED_OFFSET)
-        order = torch.randperm(len(val), generator=pick).to(device)
-        n_fid = min(cfg.fid_samples, len(val))
-        n_sil = min(cfg.silhouette_samples, len(val))
-        self.n_fid = n_fid
+        seed = cfg.seed + VALIDATION_SEED_OFFSET
+        # The floor's second sample comes from the test split only when the validation
+        # split is too small for two disjoint samples (never the extractor's training split).
+        self.reference = fid_reference(extractor, val, cfg.fid_samples, seed, spare=data.test)
+        self.n_fid = self.reference.n
         self.x = val.x
-        self.reference = val.x[order[:n_fid]]
-        self.reference_features = extractor.features(self.reference)
-        self.sil_x = val.x[order[:n_sil]]
-        self.sil_y = val.y[order[:n_sil]].cpu().numpy()
-        self.noise = torch.randn(n_fid, cfg.initial_latent_dim, generator=pick).to(device)
+        sil = torch.as_tensor(stratified_sample(val.y, cfg.silhouette_samples, seed), device=device)
+        self.sil_x = val.x[sil]
+        self.sil_y = val.y[sil].cpu().numpy()
+        # One noise column per latent dimension of the largest model the run can have;
+        # a dimension keeps its column across cuts (see :meth:`measure`), so a cut does
+        # not change the noise the kept dimensions decode.
+        width = max(cfg.initial_latent_dim, latent_dim or 0)
+        pick = torch.Generator().manual_seed(seed)
+        self.noise = torch.randn(self.n_fid, width, generator=pick).to(device)
 
-    def measure(self, model: MLPVAE) -> Signals:
-        """The four validation signals of the model as it is now."""
+    @property
+    def fid_floor(self) -> float:
+        """Real-vs-real FID of the extractor at the validation sample count."""
+        return self.reference.floor
+
+    def measure(self, model: MLPVAE, latent_ids: list[int] | None = None) -> Signals:
+        """The four validation signals of the model as it is now; ``latent_ids`` are the
+        original indices of its latent dimensions (default: 0..n_z-1)."""
         # Multi-threaded OpenBLAS (silhouette distances, FID's sqrtm) leaves its threads
         # spinning into the next training epoch and slowed it by ~30% on 2 cores
         # (scripts/bench_speed.py); these matrices are small, one BLAS thread is enough.
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._measure(model)
+            return self._measure(model, latent_ids)
 
-    def _measure(self, model: MLPVAE) -> Signals:
+    def _measure(self, model: MLPVAE, latent_ids: list[int] | None) -> Signals:
         model.eval()
         gen = seeded_generator(self.cfg.seed + VALIDATION_SEED_OFFSET, self.device)
         recon, _ = loss_terms(model, self.x, gen)
-        noise = self.noise
-        if model.latent_dim > noise.shape[1]:
-            extra = torch.randn(
-                noise.shape[0],
-                model.latent_dim - noise.shape[1],
-                generator=torch.Generator().manual_seed(self.cfg.seed),
-            )
-            noise = torch.cat([noise, extra.to(self.device)], dim=1)
-        fid, fid_rec = fid_terms(
-            model, self.extractor, self.reference, self.reference_features, noise, gen
-        )
+        ids = list(range(model.latent_dim)) if latent_ids is None else latent_ids
+        noise = self.noise[:, torch.as_tensor(ids, device=self.device)]
+        fid, fid_rec = fid_terms(model, self.extractor, self.reference, noise, gen)
         codes = posterior_samples(model, self.sil_x, gen).cpu().numpy()
         return Signals(float(recon.mean()), fid, fid_rec, silhouette(codes, self.sil_y))
 
@@ -193,6 +208,7 @@ def train(
     adaptive: bool | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: bool = True,
+    probe: ValidationProbe | None = None,
 ) -> TrainResult:
     """Train one VAE on ``data`` (already on ``device``).
 
@@ -200,7 +216,11 @@ def train(
     ``cfg.initial_latent_dim``; otherwise the model trains at the fixed ``latent_dim``
     with the same loop, schedule and validation signals. ``train_time_s`` counts the
     epochs (training and validation signals), not the time spent in ``on_epoch``.
-    Training steps use mixed precision where :func:`amp_active` says so.
+    Training steps use mixed precision where :func:`amp_active` says so. ``probe``
+    (default: built here) is the run's validation material.
+
+    Epochs are numbered from 1 in the records (the MLflow step); the controller gets
+    the published trainer's 0-based number, ``epoch - 1`` (shared/ALD-VAE.md).
     """
     adaptive = cfg.adaptive if adaptive is None else adaptive
     n_z = cfg.initial_latent_dim if adaptive else (latent_dim or cfg.initial_latent_dim)
@@ -221,7 +241,9 @@ def train(
         if adaptive
         else None
     )
-    probe = ValidationProbe(cfg, data, extractor, device)
+    probe = probe or ValidationProbe(cfg, data, extractor, device, n_z)
+    # Original index of each latent dimension, kept through cuts (noise columns).
+    latent_ids = list(range(n_z))
     scaler = torch.amp.GradScaler(device.type) if amp_active(cfg, device) else None
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
@@ -238,14 +260,16 @@ def train(
                 f"training produced a non-finite loss at epoch {epoch} (n_z={trained_dim}); "
                 "lower lr or check the data"
             )
-        signals = probe.measure(model)
+        signals = probe.measure(model, latent_ids)
         t2 = time.perf_counter()
         decision = Decision("none", 0, "fixed")
         removed: list[int] = []
         # No decision after the last epoch: no training would follow a cut.
         if controller is not None and epoch < cfg.epochs:
-            decision = controller.observe(epoch, signals)
+            decision = controller.observe(epoch - 1, signals)
             removed = _apply_decision(decision, model, optimizer, cfg, data.val.x)
+            cut = set(removed)
+            latent_ids = [j for i, j in enumerate(latent_ids) if i not in cut]
         elif controller is not None:
             decision = Decision("none", 0, controller.phase, "last epoch")
         if decision.action == "stop":

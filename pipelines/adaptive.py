@@ -21,6 +21,7 @@ PARAMETERS = (
     "posterior",
     "download",
     "amp",
+    "fid_samples",
 )
 
 

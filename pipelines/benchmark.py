@@ -29,6 +29,7 @@ PARAMETERS = (
     "device",
     "fid_backend",
     "data_dir",
+    "fid_samples",
 )
 
 

@@ -27,6 +27,7 @@ PARAMETERS = (
     "device",
     "fid_backend",
     "data_dir",
+    "fid_samples",
     "heartbeat_interval",
     "grace_period",
     "coordinate_only",

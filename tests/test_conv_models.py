@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from benchmark.data import Split
 from benchmark.metrics.features import (
     DomainCNN,
     DomainFeatures,
@@ -260,14 +261,22 @@ def test_inception_features_of_a_clip_are_the_mean_over_its_frames():
 def test_image_grids(arch):
     model, _, _ = _trained(arch, steps=1)
     x = torch.rand(6, *SHAPES[arch])
-    pairs, samples = image_grids(model, x, n=4)
+    split = Split(x, torch.tensor([0, 1, 1, 0, 2, 2]))  # 3 classes, 2 images each
+    grids = image_grids(model, split, per_class=2)
+    assert grids.columns == 3 and grids.labels == [0, 1, 2]
+    first_row = grids.pairs[:3]
     if arch == "conv":
-        assert pairs.shape == (8, 3, 64, 64) and samples.shape == (64, 3, 64, 64)
-        assert torch.equal(pairs[:4], x[:4])
+        assert grids.pairs.shape == (12, 3, 64, 64) and grids.samples.shape == (64, 3, 64, 64)
+        expected = x
     else:  # clips as tall strips of their 8 frames, fewer prior samples
-        assert pairs.shape == (8, 3, 8 * 64, 64) and samples.shape == (16, 3, 8 * 64, 64)
-        assert torch.equal(pairs[:4], clips_as_strips(x[:4]))
-        assert torch.equal(pairs[0, :, 64:128], x[0, :, 1])  # frame 1 is the second tile
+        assert grids.pairs.shape == (12, 3, 8 * 64, 64)
+        assert grids.samples.shape == (16, 3, 8 * 64, 64)
+        expected = clips_as_strips(x)
+    # each original of the first row is an image of its column's class
+    for c, tile in enumerate(first_row):
+        matches = [i for i in range(6) if torch.equal(tile, expected[i])]
+        assert matches and int(split.y[matches[0]]) == c
+    samples = grids.samples
     assert float(samples.min()) >= 0.0 and float(samples.max()) <= 1.0
 
 

@@ -47,7 +47,8 @@ def test_adaptive_history_is_consistent_with_the_cuts(adaptive_run):
     cfg, result, _ = adaptive_run
     history = result.history
     cut_epochs = [r.epoch for r in history if r.decision == "cut"]
-    assert cut_epochs and cut_epochs[0] == cfg.patience  # first decision at epoch == patience
+    # the published timing: the first decision after patience + 1 evaluations
+    assert cut_epochs and cut_epochs[0] == cfg.patience + 1
     for prev, nxt in zip(history, history[1:], strict=False):
         removed = [int(j) for j in prev.removed_dims.split()] if prev.removed_dims else []
         assert nxt.latent_dim == prev.latent_dim - len(removed)
@@ -91,7 +92,7 @@ def test_every_parameter_is_trained_after_a_cut(
 ):
     """The published code froze the cut layers; here every remaining parameter keeps
     changing in the epochs after a cut."""
-    cfg = make_cfg(epochs=4, patience=2, coarse_step=4, initial_latent_dim=8)
+    cfg = make_cfg(epochs=5, patience=2, coarse_step=4, initial_latent_dim=8)
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     model_ref = {}
     original_build = train_module.build_model
@@ -109,8 +110,8 @@ def test_every_parameter_is_trained_after_a_cut(
     result = train(
         cfg, digits_data, digits_extractor, CPU, adaptive=True, on_epoch=snapshot, progress=False
     )
-    assert [r.latent_dim for r in result.history] == [8, 8, 4, 4]
-    after_cut, end = snapshots[2], snapshots[4]
+    assert [r.latent_dim for r in result.history] == [8, 8, 8, 4, 4]
+    after_cut, end = snapshots[3], snapshots[5]
     for name, value in end.items():
         assert value.shape == after_cut[name].shape
         assert not torch.equal(value, after_cut[name]), f"{name} was not trained after the cut"
@@ -128,22 +129,53 @@ def test_fixed_run_keeps_its_size(make_cfg, digits_data, digits_extractor):
 
 
 def test_no_cut_on_the_last_epoch(make_cfg, digits_data, digits_extractor):
-    cfg = make_cfg(epochs=2, patience=2)
+    # epoch 3 would be the first decision (patience + 1 evaluations), but it is the last
+    cfg = make_cfg(epochs=3, patience=2)
     result = train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
-    assert [r.decision for r in result.history] == ["none", "none"]
+    assert [r.decision for r in result.history] == ["none", "none", "none"]
     assert result.final_latent_dim == cfg.initial_latent_dim
 
 
 def test_kl_prune_order_removes_lowest_kl_dims(make_cfg, digits_data, digits_extractor):
-    cfg = make_cfg(epochs=3, patience=2, coarse_step=5, prune_order="kl")
+    cfg = make_cfg(epochs=4, patience=2, coarse_step=5, prune_order="kl")
     result = train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
-    cut = result.history[1]
+    cut = result.history[2]
     assert cut.decision == "cut"
     removed = [int(j) for j in cut.removed_dims.split()]
     assert len(removed) == 5 and removed == sorted(set(removed))
     assert all(0 <= j < cfg.initial_latent_dim for j in removed)
     assert result.final_latent_dim == cfg.initial_latent_dim - 5
-    assert result.history[2].latent_dim == cfg.initial_latent_dim - 5
+    assert result.history[3].latent_dim == cfg.initial_latent_dim - 5
+
+
+def test_each_latent_dimension_keeps_its_noise_column_across_cuts(
+    make_cfg, digits_data, digits_extractor, monkeypatch
+):
+    """Validation FID decodes fixed prior noise; after a `kl` cut (any dimensions, not
+    just the last) each kept dimension must still read its own column, by original index."""
+    seen: list[torch.Tensor] = []
+    real = train_module.fid_terms
+
+    def spy(model, extractor, reference, noise, generator):  # noqa: ANN001
+        seen.append(noise.clone())
+        return real(model, extractor, reference, noise, generator)
+
+    monkeypatch.setattr(train_module, "fid_terms", spy)
+    cfg = make_cfg(epochs=7, patience=1, coarse_step=3, prune_order="kl", switch_window=1000)
+    result = train(cfg, digits_data, digits_extractor, CPU, adaptive=True, progress=False)
+    first = seen[0]
+    assert first.shape[1] == cfg.initial_latent_dim
+    ids = list(range(cfg.initial_latent_dim))
+    removed_not_last = False
+    for record, noise in zip(result.history, seen, strict=True):
+        assert noise.shape[1] == record.latent_dim == len(ids)
+        assert torch.equal(noise, first[:, ids])  # column j is original dim ids[j]'s
+        removed = [int(j) for j in record.removed_dims.split()]
+        removed_not_last |= bool(removed) and removed != list(
+            range(len(ids) - len(removed), len(ids))
+        )
+        ids = [d for i, d in enumerate(ids) if i not in removed]
+    assert removed_not_last, "the kl order only cut the last dims: the test proves little"
 
 
 def test_same_seed_same_history(make_cfg, digits_data, digits_extractor):
