@@ -1,4 +1,4 @@
-"""Matplotlib figures shared by the search's parent run (and, later, the report)."""
+"""Matplotlib figures shared by the search's parent run and the report."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.config import RunConfig
 from benchmark.grids import save_grid
+from benchmark.masking import mask_secrets
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
 from benchmark.signals import ImageGrids
@@ -50,19 +50,6 @@ def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str
         "benchmark.fid_backend": cfg.fid_backend,
         "benchmark.device": device.type,
     } | provenance_tags(device)
-
-
-# `scheme://user:password@` in free text: the user part stops at ':', '/' or '@' and the
-# password runs to the first '@', as in SQLAlchemy's URL grammar (which accepts '/', '?'
-# and '#' in a password unescaped, where urllib would end the host part early).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
-MASK = "***"
-
-
-def mask_secrets(text: str) -> str:
-    """Free text (an error message, a tag, a log line) with the password of every URL in
-    it replaced by ``***`` (``benchmark.search.mask_url`` masks one known URL)."""
-    return _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", text)
 
 
 def quiet_secret_tracking_uri() -> None:

@@ -1,6 +1,6 @@
 """`mlflow run . -e benchmark`: the main job. For each seed, one ALD-VAE run and a grid
 search on the same data (optionally a from-scratch retrain at the adaptive size), then
-the PDF report of the experiment."""
+the PDF report of the experiment (the loop is :mod:`benchmark.experiment`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.config import parse_int_list, resolve_config
-from benchmark.report import check_writable, default_output, generate_report
-from benchmark.report_collect import RETRAIN_ROLE
-from benchmark.runner import prepare, run_training
-from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, mask_url
-from benchmark.search_run import run_search
+from benchmark.experiment import grid_specs, run_experiment
+from benchmark.masking import mask_url
+from benchmark.search.spec import DEFAULT_STORAGE
 from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (
@@ -43,44 +41,9 @@ def main(argv: list[str]) -> None:
     output_text = params.pop("output", "")
     # every seed's config is validated before anything runs
     configs = [resolve_config(preset, params | {"seed": str(seed)}) for seed in seeds]
-    specs = [
-        SearchSpec(
-            latent_sizes=list(cfg.latent_sizes),
-            storage=storage,
-            study_name=derive_study_name(cfg, "grid"),
-            n_workers=n_workers,
-        ).validate()
-        for cfg in configs
-    ]
-    with tracking.report_run(
-        extra_tags={"benchmark.dataset": configs[0].dataset, "benchmark.preset": preset}
-    ) as run:
-        experiment = tracking.experiment_name_of(run)
-        output = Path(output_text) if output_text else default_output(experiment)
-        check_writable(output)
-        for cfg, spec in zip(configs, specs, strict=True):
-            prepared = prepare(cfg)
-            adaptive = run_training(
-                cfg, prepared, "adaptive", nested=True, run_name=f"adaptive seed={cfg.seed}"
-            )
-            run_search(cfg, spec, nested=True)
-            if retrain:
-                size = int(adaptive.test_metrics["final_latent_dim"])
-                run_training(
-                    cfg,
-                    prepared,
-                    "fixed",
-                    latent_dim=size,
-                    nested=True,
-                    run_name=f"retrain latent_dim={size} seed={cfg.seed}",
-                    extra_tags={
-                        "benchmark.role": RETRAIN_ROLE,
-                        "benchmark.retrain_of": adaptive.run_id,
-                    },
-                )
-        result = generate_report(experiment, output)
-        tracking.log_file(result.path)
-    print(f"report: {result.path.resolve()}")
+    specs = grid_specs(configs, storage, n_workers)
+    outcome = run_experiment(configs, specs, retrain, Path(output_text) if output_text else None)
+    print(f"report: {outcome.report.path.resolve()}")
     print(
         f"MLflow UI: mlflow ui --backend-store-uri {mask_url(tracking.tracking_uri())}  "
         "(then open http://127.0.0.1:5000)"

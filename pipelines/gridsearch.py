@@ -10,8 +10,9 @@ import sys
 
 from benchmark import tracking
 from benchmark.config import resolve_config
-from benchmark.search import DEFAULT_STORAGE, SearchSpec, derive_study_name, password_warning
-from benchmark.search_run import run_search
+from benchmark.search.parent import run_search
+from benchmark.search.spec import DEFAULT_STORAGE, SearchSpec, derive_study_name
+from benchmark.search.storage import password_warning
 from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.errors import ConfigError
-from benchmark.report import generate_report
+from benchmark.report.write import generate_report
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = ("experiment", "output")

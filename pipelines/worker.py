@@ -12,8 +12,10 @@ import sys
 
 from benchmark import tracking
 from benchmark.errors import ConfigError
-from benchmark.search import DEFAULT_STORAGE, join_study, mask_url, password_warning
-from benchmark.search_run import run_joined_worker
+from benchmark.masking import mask_url
+from benchmark.search.join import join_study, run_joined_worker
+from benchmark.search.spec import DEFAULT_STORAGE
+from benchmark.search.storage import password_warning
 from pipelines.cli import int_param, parse_params, run_entry_point
 
 PARAMETERS = ("study_name", "storage", "n_workers", "device", "data_dir", "wait")

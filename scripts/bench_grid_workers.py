@@ -18,8 +18,8 @@ import tempfile
 import mlflow
 
 from benchmark.config import resolve_config
-from benchmark.search import SearchSpec
-from benchmark.search_run import run_search
+from benchmark.search.parent import run_search
+from benchmark.search.spec import SearchSpec
 
 
 def one_search(dataset: str, preset: str, sizes: str, epochs: str, workers: int) -> tuple:

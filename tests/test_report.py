@@ -13,9 +13,9 @@ from commands import mlflow_run_command, subprocess_env
 from mlflow.tracking import MlflowClient
 from pypdf import PdfReader
 
-from benchmark.report import generate_report
-from benchmark.report_collect import ReportError, collect
-from benchmark.report_summary import method_rows
+from benchmark.report.collect import ReportError, collect
+from benchmark.report.summary import method_rows
+from benchmark.report.write import generate_report
 from pipelines import benchmark as benchmark_pipeline
 from pipelines import report as report_pipeline
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point

@@ -1,7 +1,7 @@
-"""The Optuna search (benchmark.search, benchmark.search_run) and its entry point
-(pipelines.gridsearch), in-process: URL masking, study naming and fingerprints, spec
-validation, bad inputs, a study with another search space, resume, selection and
-successive halving.
+"""The Optuna search (benchmark.search) and its entry point (pipelines.gridsearch),
+in-process: study naming and fingerprints, spec validation, bad inputs, a study with
+another search space, resume, selection and successive halving (URL masking is in
+tests/test_masking.py).
 
 Workers are spawned processes that re-import the package; the tracking URI is handed
 to them explicitly, so a private SQLite tracking store per test works. The feature
@@ -23,22 +23,13 @@ from mlflow.tracking import MlflowClient
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-import benchmark.search as search_module
+import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.search import (
-    PARAM,
-    SearchSpec,
-    config_fingerprint,
-    create_or_resume_study,
-    derive_study_name,
-    has_work,
-    mask_url,
-    pending_sizes,
-    trial_cost_s,
-    trial_rows,
-)
-from benchmark.search_run import per_size_table
+from benchmark.search.rows import TrialRow, per_size_table, trial_cost_s, trial_rows
+from benchmark.search.spec import PARAM, SearchSpec, config_fingerprint, derive_study_name
+from benchmark.search.study import create_or_resume_study
+from benchmark.search.trials import has_work, pending_sizes
 from benchmark.selection import SIGNALS, select_latent_dim
 from pipelines import gridsearch
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
@@ -77,50 +68,6 @@ def _error_line(capsys) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("error: "), err
     return lines[0]
-
-
-# --- mask_url ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "masked"),
-    [
-        ("postgresql://user:secret@host:5432/db", "postgresql://user:***@host:5432/db"),
-        ("postgresql://user:secret@host/db", "postgresql://user:***@host/db"),
-        (
-            "mysql+pymysql://bob:secret@db.example.org/optuna",
-            "mysql+pymysql://bob:***@db.example.org/optuna",
-        ),
-        ("postgresql://user:p%40secret@host/db", "postgresql://user:***@host/db"),
-    ],
-)
-def test_mask_url_replaces_the_password(url, masked):
-    assert mask_url(url) == masked
-    assert "secret" not in mask_url(url)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "postgresql://user@host:5432/db",
-        "postgresql://host/db",
-        "sqlite:///optuna-studies.db",
-        "sqlite:////abs/path/studies.db",
-        "notaurl",
-    ],
-)
-def test_mask_url_without_password_is_unchanged(url):
-    assert mask_url(url) == url
-
-
-@pytest.mark.parametrize("password", ["se/cret", "se?cret", "se#cret"])
-def test_mask_url_hides_passwords_that_sqlalchemy_accepts(password):
-    from sqlalchemy.engine import make_url
-
-    url = f"postgresql://user:{password}@host:5432/db"
-    assert make_url(url).password == password  # a URL SQLAlchemy would connect with
-    assert password not in mask_url(url)
-    assert mask_url(url) == "postgresql://user:***@host:5432/db"
 
 
 # --- study name, fingerprint, spec ---------------------------------------------------
@@ -291,9 +238,9 @@ def test_trial_cost_runs_to_completion_or_last_sign_of_life():
 
 def test_per_size_table_scores_complete_rows_only():
     rows = [
-        search_module.TrialRow(8, 0, "COMPLETE", "a", 2.0, {"val_fid": 1.0, "worker_pid": 9.0}),
-        search_module.TrialRow(2, 1, "PRUNED", "b", 0.5, {"val_fid": 7.0}),
-        search_module.TrialRow(4, 2, "COMPLETE", "c", 1.0, {"test_fid": 3.0}),
+        TrialRow(8, 0, "COMPLETE", "a", 2.0, {"val_fid": 1.0, "worker_pid": 9.0}),
+        TrialRow(2, 1, "PRUNED", "b", 0.5, {"val_fid": 7.0}),
+        TrialRow(4, 2, "COMPLETE", "c", 1.0, {"test_fid": 3.0}),
     ]
     selection = select_latent_dim(
         {
@@ -372,7 +319,7 @@ def _no_workers(*_args, **_kwargs):
 
 @pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
 def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys, storage):
-    monkeypatch.setattr(search_module, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
     code = run_entry_point(gridsearch.main, [*TINY_SEARCH, "--storage", storage])
     line = _error_line(capsys)
     assert code == EXIT_BAD_INPUT
@@ -382,7 +329,7 @@ def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys
 
 def test_missing_inception_weights_fail_before_study_and_run(store, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(search_module, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
     db = tmp_path / "o.db"
     code = run_entry_point(
         gridsearch.main,

@@ -15,23 +15,15 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-import benchmark.search as search_module
+import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.search import (
-    PARAM,
-    PARENT_ATTRS,
-    SearchSpec,
-    WorkerArgs,
-    config_fingerprint,
-    create_or_resume_study,
-    join_study,
-    open_storage,
-    password_warning,
-    record_parent,
-    resolve_storage_url,
-    run_workers_until_done,
-)
+from benchmark.search.coordinator import run_workers_until_done
+from benchmark.search.join import join_study
+from benchmark.search.spec import MAX_ROUNDS, PARAM, PARENT_ATTRS, SearchSpec, config_fingerprint
+from benchmark.search.storage import open_storage, password_warning, resolve_storage_url
+from benchmark.search.study import create_or_resume_study, record_parent
+from benchmark.search.worker import WorkerArgs
 from pipelines import worker
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
 
@@ -100,19 +92,6 @@ def test_password_warning_only_for_a_password_under_mlflow_run():
     assert password_warning(secret, None) is None
     assert password_warning("postgresql://u@db/optuna", "abc123") is None
     assert password_warning("env:OPTUNA_STORAGE", "abc123") is None
-
-
-def test_mask_secrets_masks_every_url_in_free_text():
-    text = (
-        "could not reach postgresql://u:se/cr#et@db:5432/optuna nor "
-        "http://bob:pw@mlflow:5000/api; sqlite:///x.db is fine"
-    )
-    masked = tracking.mask_secrets(text)
-    assert masked == (
-        "could not reach postgresql://u:***@db:5432/optuna nor "
-        "http://bob:***@mlflow:5000/api; sqlite:///x.db is fine"
-    )
-    assert tracking.mask_secrets("postgresql://u@db/x") == "postgresql://u@db/x"
 
 
 def test_params_tags_and_failure_reasons_are_masked(store):
@@ -284,7 +263,7 @@ def test_coordinator_only_waits_for_remote_workers_and_starts_none(tmp_path, mak
     def no_spawn(*_args):
         raise AssertionError("a coordinator started a local worker")
 
-    monkeypatch.setattr(search_module, "_spawn_workers", no_spawn)
+    monkeypatch.setattr(coordinator, "_spawn_workers", no_spawn)
     spec = _spec(tmp_path, coordinate_only=True)
     study = optuna.create_study()
     done = threading.Event()
@@ -326,7 +305,7 @@ def test_parent_with_local_workers_waits_for_a_trial_running_elsewhere(
         _complete(study, 2 if remote_size == 4 else 4)
         return [0] * n
 
-    monkeypatch.setattr(search_module, "_spawn_workers", local_round)
+    monkeypatch.setattr(coordinator, "_spawn_workers", local_round)
     finished = []
 
     def finish_remote() -> None:
@@ -353,13 +332,13 @@ def test_parent_with_local_workers_waits_for_a_trial_running_elsewhere(
 
 def test_local_rounds_are_bounded_when_workers_keep_dying(tmp_path, make_cfg, monkeypatch):
     rounds = []
-    monkeypatch.setattr(search_module, "_spawn_workers", lambda args, n: rounds.append(n) or [1])
+    monkeypatch.setattr(coordinator, "_spawn_workers", lambda args, n: rounds.append(n) or [1])
     study = optuna.create_study()
     codes = _returns_within(
         60, lambda: run_workers_until_done(study, _args(_spec(tmp_path), make_cfg), poll_s=0.01)
     )
-    assert codes == [1] * search_module.MAX_ROUNDS
-    assert rounds == [1] * search_module.MAX_ROUNDS
+    assert codes == [1] * MAX_ROUNDS
+    assert rounds == [1] * MAX_ROUNDS
 
 
 # --- the worker entry point's bad inputs -------------------------------------------------

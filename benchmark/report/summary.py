@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmark.report_collect import TEST_METRICS, VAL_SIGNALS, Section, mean_sd
+from benchmark.report.collect import TEST_METRICS, VAL_SIGNALS, Section, mean_sd
 from benchmark.selection import select_latent_dim
 
 METHOD_LABELS = {

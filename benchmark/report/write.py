@@ -8,9 +8,9 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from benchmark.report_collect import ReportError, Section, collect
-from benchmark.report_pdf import write_pdf
-from benchmark.report_summary import MethodRow
+from benchmark.report.collect import ReportError, Section, collect
+from benchmark.report.pdf import write_pdf
+from benchmark.report.summary import MethodRow
 
 
 @dataclass

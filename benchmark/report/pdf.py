@@ -18,14 +18,14 @@ from matplotlib.figure import Figure  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from benchmark import figures  # noqa: E402
-from benchmark.report_collect import (  # noqa: E402
+from benchmark.report.collect import (  # noqa: E402
     VAL_SIGNALS,
     Section,
     download_image,
     history_frame,
     metric_history,
 )
-from benchmark.report_summary import MethodRow, fmt, method_rows, verdict  # noqa: E402
+from benchmark.report.summary import MethodRow, fmt, method_rows, verdict  # noqa: E402
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 # TrueType fonts: the PDF's text stays extractable (and searchable).

@@ -1,0 +1,79 @@
+"""The local coordinator: starts this machine's worker processes (again after one died),
+fails stale trials so that their retries are queued, and waits until no trial runs
+anywhere, workers on other machines included."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from benchmark.liveness import fail_dead_worker_runs
+from benchmark.search.spec import MAX_ROUNDS
+from benchmark.search.trials import has_work, recover_stale_trials, running_trials, trial_size
+from benchmark.search.worker import WorkerArgs, run_worker
+
+
+def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return [p.exitcode for p in procs]
+
+
+def threads_per_worker(n_workers: int) -> int:
+    """Each local worker's share of the CPU threads (at least one)."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
+
+
+def _waiting_note(running: list[FrozenTrial], pending: bool) -> str:
+    where = ", ".join(
+        f"n_z={trial_size(t)} (trial {t.number}, {t.user_attrs.get('worker_host', '?')})"
+        for t in sorted(running, key=lambda t: t.number)
+    )
+    if running:
+        return f"waiting for trials running elsewhere: {where}"
+    return "waiting for workers to take the remaining sizes" if pending else ""
+
+
+def run_workers_until_done(
+    study: optuna.Study, args: WorkerArgs, poll_s: float | None = None
+) -> list[int]:
+    """Start the spec's local workers, again after a worker died, until every size is
+    done; then wait until no trial runs anywhere (workers on other machines included),
+    failing stale trials on the way so that their retries are queued and taken.
+
+    With ``coordinate_only`` no worker starts here: it waits for workers started
+    elsewhere until every size is done. Local workers start at most ``MAX_ROUNDS`` times;
+    after that a size nobody trains is left undone. Returns every local exit code."""
+    spec = args.spec
+    # nothing in the study changes faster than a heartbeat
+    poll = spec.heartbeat_interval if poll_s is None else poll_s
+    codes: list[int] = []
+    rounds = 0
+    said = ""
+    while True:
+        recover_stale_trials(study)
+        for run_id in fail_dead_worker_runs(study, spec.grace_period):
+            print(f"worker run {run_id} stopped beating: ended FAILED", flush=True)
+        work = has_work(study, spec.latent_sizes)
+        if work and spec.local_workers and rounds < MAX_ROUNDS:
+            codes += _spawn_workers(args, spec.local_workers)
+            rounds += 1
+            continue
+        running = running_trials(study)
+        if not running and not (work and not spec.local_workers):
+            return codes
+        # a dead worker's trial is failed (and its retry queued) once its heartbeat is
+        # `grace_period` old; a live one finishes on its own
+        note = _waiting_note(running, work)
+        if note != said:
+            print(note, flush=True)
+            said = note
+        time.sleep(poll)

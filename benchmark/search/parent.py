@@ -1,0 +1,108 @@
+"""The parent run of a search: the study created or resumed, the workers run until
+every size is done, the size selected, and what it all cost."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from benchmark import figures, tracking
+from benchmark.config import RunConfig
+from benchmark.errors import BenchmarkError
+from benchmark.masking import mask_url
+from benchmark.runner import prepare
+from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
+from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
+from benchmark.search.spec import SearchSpec
+from benchmark.search.study import create_or_resume_study, record_parent
+from benchmark.search.worker import WorkerArgs
+from benchmark.selection import SIGNALS, Selection, select_latent_dim
+
+
+@dataclass
+class SearchOutcome:
+    """What a search run found and cost."""
+
+    run_id: str
+    study_name: str
+    selection: Selection
+    rows: list[TrialRow]
+    per_size: list[dict]
+    sum_trial_wall_clock_s: float
+    wall_clock_s: float
+
+
+def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
+    """Create or resume the study, run the workers until every size is done, select
+    the size, and log the parent run (``benchmark.method=gridsearch``; ``nested`` puts
+    it under the active run, as the benchmark entry point does).
+
+    The study records the parent run, so workers started elsewhere (``pipelines.worker``)
+    join it; the parent waits for their trials too (``coordinate_only``: for theirs only)."""
+    start = time.perf_counter()
+    # everything the workers will need is checked (and the feature extractor cached)
+    # here, so that bad input fails before a study or a run exists
+    device = prepare(cfg).device
+    study = create_or_resume_study(spec, cfg)
+    print(f"Optuna storage: {mask_url(spec.storage)}  study: {spec.study_name}", flush=True)
+    tags = {
+        "benchmark.study_name": spec.study_name,
+        "benchmark.search": spec.search,
+        "benchmark.storage": mask_url(spec.storage),
+    }
+    with tracking.tracked_run(cfg, "gridsearch", device, nested=nested, extra_tags=tags) as run:
+        tracking.log_params(
+            {
+                "search.search": spec.search,
+                "search.latent_sizes": ",".join(str(s) for s in spec.latent_sizes),
+                "search.storage": mask_url(spec.storage),
+                "search.study_name": spec.study_name,
+                "search.n_workers": spec.local_workers,
+                "search.coordinate_only": str(spec.coordinate_only).lower(),
+            }
+        )
+        args = WorkerArgs(
+            cfg,
+            spec,
+            run.info.run_id,
+            run.info.experiment_id,
+            tracking.tracking_uri(),
+            threads_per_worker(max(1, spec.local_workers)),
+        )
+        record_parent(
+            study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
+        )
+        exit_codes = run_workers_until_done(study, args)
+        rows = trial_rows(study)
+        complete = {r.latent_dim: r.values for r in rows if r.state == "COMPLETE"}
+        if not complete:
+            raise BenchmarkError(
+                f"no size of study {spec.study_name!r} completed; see its trials with "
+                f"`optuna trials --study-name {spec.study_name} --storage ...`"
+            )
+        selection = select_latent_dim(
+            {size: {k: values[k] for k in SIGNALS} for size, values in complete.items()}
+        )
+        table = per_size_table(rows, selection)
+        tracking.log_table(table, "per_size.csv")
+        fig = figures.signals_by_size_figure(
+            [{"latent_dim": s} | v for s, v in complete.items()],
+            selection.best_latent_dim,
+            title=f"{spec.study_name} (FID: {cfg.fid_backend})",
+        )
+        tracking.log_figure(fig, "signals_by_latent_dim.png")
+        figures.close(fig)
+        study.set_user_attr("selected_latent_dim", selection.best_latent_dim)
+        sum_cost = sum(r.trial_wall_clock_s for r in rows)
+        wall = time.perf_counter() - start
+        tracking.log_metrics(
+            {
+                "best_latent_dim": selection.best_latent_dim,
+                **{f"best_latent_dim_{k}": v for k, v in selection.best_per_signal.items()},
+                **trial_metrics(rows, exit_codes),
+                "wall_clock_s": wall,
+            }
+        )
+        return SearchOutcome(
+            run.info.run_id, spec.study_name, selection, rows, table, sum_cost, wall
+        )

@@ -1,0 +1,87 @@
+"""What a search is: its spec (what is searched, where the study lives, how many
+workers), the constants every process of a search must agree on, and the names and
+fingerprints that tie a study to one training configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from benchmark.config import RunConfig
+from benchmark.errors import ConfigError
+
+SEARCHES = ("grid", "halving")
+DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
+PARAM = "latent_dim"
+# A killed worker's trial is retried at most this often.
+MAX_RETRY = 3
+# Heartbeats (seconds): a trial whose worker has been silent for `grace_period` is stale.
+HEARTBEAT_INTERVAL_S = 10
+GRACE_PERIOD_S = 30
+# A trial racing for a size waits at most this long for its rival's parameters.
+RIVAL_WAIT_S = 10.0
+# Rounds of workers the parent starts before giving up on sizes that keep failing.
+MAX_ROUNDS = 1 + MAX_RETRY
+# Successive halving (our choice for a handful of sizes): first rung after
+# `epochs // HALVING_MIN_RESOURCE_DIVISOR` epochs, keep the best 1/3 at each rung.
+HALVING_MIN_RESOURCE_DIVISOR = 8
+HALVING_REDUCTION_FACTOR = 3
+# `storage=env:NAME` reads the URL from the environment variable NAME, so that a password
+# never appears in a command line (`mlflow run` logs every -P value as a param).
+ENV_STORAGE_PREFIX = "env:"
+# Study user attributes the parent run writes for workers on other machines.
+PARENT_ATTRS = (
+    "config",
+    "parent_run_id",
+    "parent_experiment_id",
+    "tracking_uri",
+    "heartbeat_interval",
+    "grace_period",
+)
+
+
+@dataclass
+class SearchSpec:
+    """How a search is run: what is searched, where the study lives, how many workers."""
+
+    search: str = "grid"
+    latent_sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
+    storage: str = DEFAULT_STORAGE
+    study_name: str = ""
+    n_workers: int = 1
+    heartbeat_interval: int = HEARTBEAT_INTERVAL_S
+    grace_period: int = GRACE_PERIOD_S
+    # Start no local worker: create the study and the parent run, then wait for workers
+    # started elsewhere (the `worker` entry point) until every size is done.
+    coordinate_only: bool = False
+
+    @property
+    def local_workers(self) -> int:
+        """Worker processes this machine starts."""
+        return 0 if self.coordinate_only else self.n_workers
+
+    def validate(self) -> SearchSpec:
+        if self.search not in SEARCHES:
+            raise ConfigError(f"unknown search {self.search!r}; allowed: {', '.join(SEARCHES)}")
+        if self.n_workers < 1:
+            raise ConfigError(f"n_workers={self.n_workers} is too small; it must be >= 1")
+        if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
+            raise ConfigError(
+                f"heartbeat_interval={self.heartbeat_interval}, grace_period="
+                f"{self.grace_period}: need 1 <= heartbeat_interval < grace_period"
+            )
+        return self
+
+
+def derive_study_name(cfg: RunConfig, search: str) -> str:
+    """``<dataset>-<preset>-seed<seed>-<search>``: the same command resumes the same study."""
+    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}"
+
+
+def config_fingerprint(cfg: RunConfig) -> str:
+    """Hash of everything that changes what a trial trains (not the sizes or the device)."""
+    data = cfg.to_dict()
+    for key in ("latent_sizes", "device", "adaptive", "data_dir"):
+        data.pop(key)
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

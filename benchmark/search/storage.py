@@ -1,0 +1,97 @@
+"""The Optuna storage of a study: its URL (given, or read from the environment), the
+warning for a password on a command line, and the RDB storage with heartbeats."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from urllib.parse import urlsplit
+
+import optuna
+
+from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.masking import mask_secrets, mask_url
+from benchmark.search.spec import ENV_STORAGE_PREFIX, MAX_RETRY, SearchSpec
+
+
+def resolve_storage_url(storage: str) -> str:
+    """The database URL of ``storage``: itself, or for ``env:NAME`` the value of the
+    environment variable NAME (read in each process, so a secret stays out of argv)."""
+    if not storage.startswith(ENV_STORAGE_PREFIX):
+        return storage
+    name = storage[len(ENV_STORAGE_PREFIX) :]
+    value = os.environ.get(name, "")
+    if not name or not value:
+        raise ConfigError(
+            f"storage={storage!r} names the environment variable {name!r}, which is not set; "
+            "export it with the database URL, e.g. postgresql://user:password@host/db"
+        )
+    return value
+
+
+def password_warning(storage: str, mlflow_run_id: str | None) -> str | None:
+    """The warning for a password given in the storage URL itself under ``mlflow run``,
+    which logs every -P value as a param before this code runs (None when there is
+    nothing to warn about). Our own params, tags and lines show the URL masked."""
+    if mlflow_run_id is None or mask_url(storage) == storage:
+        return None
+    return (
+        f"warning: `mlflow run` has logged the storage URL with its password as a param of "
+        f"run {mlflow_run_id}; pass the password with PGPASSWORD or ~/.pgpass, or the URL "
+        "with storage=env:NAME (docs/scaling.md)"
+    )
+
+
+def _sqlite_immediate_transactions(engine) -> None:
+    """SQLAlchemy's pysqlite recipe: let SQLAlchemy emit BEGIN, and make it IMMEDIATE,
+    so a read-then-write (Optuna's WAITING -> RUNNING) cannot interleave."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
+    """The study's RDB storage with heartbeats and stale-trial retries.
+
+    A malformed or unreachable URL raises :class:`BenchmarkError` with one line."""
+    url = resolve_storage_url(spec.storage)
+    scheme = urlsplit(url).scheme
+    if "://" not in url or not scheme:
+        raise ConfigError(
+            f"storage {mask_url(url)!r} is not a database URL; expected e.g. "
+            "sqlite:///optuna-studies.db or postgresql://user:password@host/db"
+        )
+    if scheme.startswith("sqlite"):
+        database = url.split("://", 1)[1].lstrip("/")
+        if database in ("", ":memory:"):
+            raise ConfigError(
+                f"storage {url!r} is an in-memory database, which worker processes cannot "
+                "share; give a file, e.g. sqlite:///optuna-studies.db"
+            )
+    engine_kwargs = {"connect_args": {"timeout": 60}} if scheme.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=spec.heartbeat_interval,
+                grace_period=spec.grace_period,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "no"
+        reason = mask_secrets(" ".join(str(exc).split()).replace(url, mask_url(url)))[:300]
+        raise BenchmarkError(
+            f"cannot open Optuna storage {mask_url(url)!r}: {type(exc).__name__}: {reason}"
+        ) from None
+    if scheme.startswith("sqlite"):
+        _sqlite_immediate_transactions(storage.engine)
+    return storage

@@ -1,0 +1,114 @@
+"""The study's lifecycle: created or resumed (refused when it was made for other sizes or
+another training), loaded alike in every process, and told by the parent run what a
+worker on another machine needs to join it."""
+
+from __future__ import annotations
+
+import optuna
+
+from benchmark.config import RunConfig
+from benchmark.errors import BenchmarkError
+from benchmark.masking import mask_url
+from benchmark.search.spec import (
+    HALVING_MIN_RESOURCE_DIVISOR,
+    HALVING_REDUCTION_FACTOR,
+    PARAM,
+    SearchSpec,
+    config_fingerprint,
+)
+from benchmark.search.storage import open_storage
+
+
+def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.GridSampler:
+    return optuna.samplers.GridSampler({PARAM: list(spec.latent_sizes)}, seed=seed)
+
+
+def make_pruner(spec: SearchSpec, epochs: int) -> optuna.pruners.BasePruner:
+    if spec.search == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=max(1, epochs // HALVING_MIN_RESOURCE_DIVISOR),
+            reduction_factor=HALVING_REDUCTION_FACTOR,
+        )
+    return optuna.pruners.NopPruner()
+
+
+def load_study(spec: SearchSpec, cfg: RunConfig, storage=None) -> optuna.Study:
+    """The study as a worker sees it (same sampler and pruner in every process)."""
+    return optuna.load_study(
+        study_name=spec.study_name,
+        storage=storage or open_storage(spec),
+        sampler=make_sampler(spec, cfg.seed),
+        pruner=make_pruner(spec, cfg.epochs),
+    )
+
+
+def study_user_attrs(storage: optuna.storages.BaseStorage, name: str) -> dict | None:
+    """The user attributes of study ``name``, or None when the storage has no such study
+    (one study's row only: the storage may hold many studies with many trials)."""
+    try:
+        return storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+    except KeyError:
+        return None
+
+
+def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
+    """Create the study, or load it when it exists with the same search space and config.
+
+    A study that exists with other sizes, another search or another training config
+    raises :class:`BenchmarkError` and is left untouched."""
+    storage = open_storage(spec)
+    wanted = {
+        "latent_sizes": list(spec.latent_sizes),
+        "search": spec.search,
+        "config_fingerprint": config_fingerprint(cfg),
+    }
+    attrs = study_user_attrs(storage, spec.study_name)
+    if attrs is not None:
+        for key, value in wanted.items():
+            if attrs.get(key) != value:
+                raise BenchmarkError(
+                    f"study {spec.study_name!r} exists with {key}={attrs.get(key)!r}, not "
+                    f"{value!r}; rerun with the same parameters or pass another study_name"
+                )
+        return load_study(spec, cfg, storage)
+    study = optuna.create_study(
+        study_name=spec.study_name,
+        storage=storage,
+        sampler=make_sampler(spec, cfg.seed),
+        pruner=make_pruner(spec, cfg.epochs),
+        direction="minimize",
+    )
+    try:
+        for key, value in (wanted | {"dataset": cfg.dataset, "preset": cfg.preset}).items():
+            study.set_user_attr(key, value)
+    except BaseException:
+        # never leave a study without the attributes that a resume checks
+        optuna.delete_study(study_name=spec.study_name, storage=storage)
+        raise
+    return study
+
+
+def record_parent(
+    study: optuna.Study,
+    cfg: RunConfig,
+    spec: SearchSpec,
+    run_id: str,
+    experiment_id: str,
+    tracking_uri: str,
+) -> None:
+    """Write into the study what a worker on another machine needs to join the search:
+    the resolved training config, the parent run and its experiment, and the heartbeat
+    settings (every process must judge staleness alike). The latest parent wins, so a
+    resumed search re-points its workers; the run id is written last because a joining
+    worker takes it as the sign that the rest is there."""
+    values = {
+        "config": cfg.to_dict(),
+        "parent_experiment_id": experiment_id,
+        # for the error message of a worker that logs elsewhere; never the password
+        "tracking_uri": mask_url(tracking_uri),
+        "heartbeat_interval": spec.heartbeat_interval,
+        "grace_period": spec.grace_period,
+        "parent_run_id": run_id,
+    }
+    for key, value in values.items():
+        study.set_user_attr(key, value)

@@ -1,0 +1,87 @@
+"""The exactly-once protocol, read from the storage (the only coordinator): which sizes
+are taken, whether a worker would find work, which trials run anywhere, and whether a
+trial that drew a size must give it up to a rival.
+
+Workers stop asking for trials once every size has a trial that is finished or running;
+a trial that still finds its size taken (a race between two workers' last asks) is told
+PRUNED as ``surplus`` without training. A worker that dies leaves a RUNNING trial whose
+heartbeat goes stale; Optuna fails it and ``RetryHeartbeatStaleTrialCallback`` queues a
+retry, which the next worker trains."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from benchmark.search.spec import PARAM, RIVAL_WAIT_S
+
+
+def trial_size(trial: FrozenTrial) -> int | None:
+    value = trial.params.get(PARAM)
+    return None if value is None else int(value)
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get("surplus"))
+
+
+def pending_sizes(study: optuna.Study, sizes: list[int]) -> list[int]:
+    """Sizes that no trial has taken yet (a finished, failed, running or queued trial
+    takes its size; a surplus trial takes nothing)."""
+    taken = {
+        trial_size(t)
+        for t in study.get_trials(deepcopy=False)
+        if not is_surplus(t) and trial_size(t) is not None
+    }
+    return [s for s in sizes if s not in taken]
+
+
+def has_work(study: optuna.Study, sizes: list[int]) -> bool:
+    """Whether a worker would find something to train: an untaken size or a queued retry."""
+    if pending_sizes(study, sizes):
+        return True
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def running_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that hold a size and are RUNNING, here or on another machine."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [t for t in running if not is_surplus(t)]
+
+
+def search_is_finished(study: optuna.Study, sizes: list[int]) -> bool:
+    """No size left to take, no retry queued, and no trial running anywhere."""
+    return not has_work(study, sizes) and not running_trials(study)
+
+
+def rival_holds_size(study: optuna.Study, me: optuna.Trial, size: int) -> bool:
+    """Whether another trial already owns ``size`` (finished, or running/waiting with a
+    lower number); waits briefly for rivals that have not drawn their size yet."""
+    deadline = time.monotonic() + RIVAL_WAIT_S
+    while True:
+        undecided = False
+        for t in study.get_trials(deepcopy=False):
+            if t.number == me.number or is_surplus(t):
+                continue
+            if t.state == TrialState.RUNNING and trial_size(t) is None and t.number < me.number:
+                undecided = True
+                continue
+            if trial_size(t) != size:
+                continue
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                return True
+            if t.state in (TrialState.RUNNING, TrialState.WAITING) and t.number < me.number:
+                return True
+        if not undecided or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def recover_stale_trials(study: optuna.Study) -> None:
+    """Fail trials whose worker stopped beating (queuing their retries)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)

@@ -1,0 +1,113 @@
+"""A worker process: trains sizes of the study, one nested MLflow run per trial, until
+none is left (the objective, the pruner's hook and the trial's user attributes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from benchmark.config import RunConfig
+from benchmark.search.spec import PARAM, SearchSpec
+from benchmark.search.study import load_study
+from benchmark.search.trials import has_work, rival_holds_size
+from benchmark.selection import SIGNALS
+
+
+@dataclass
+class WorkerArgs:
+    """Everything a worker process needs (picklable for the spawn start method)."""
+
+    cfg: RunConfig
+    spec: SearchSpec
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    threads: int
+    # the run of the `worker` entry point that started this process ("" under a parent)
+    worker_run_id: str = ""
+
+
+def run_worker(args: WorkerArgs) -> None:
+    """Train sizes of the study until none is left (a worker process's main)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from benchmark import tracking
+    from benchmark.runner import prepare, run_training
+
+    # `mlflow run` exported the parent's run id; a trial must never attach to it.
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    tracking.use_tracking_uri(args.tracking_uri)
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    cfg, spec = args.cfg, args.spec
+    prepared = prepare(cfg)
+    study = load_study(spec, cfg)
+
+    def objective(trial: optuna.Trial) -> float:
+        size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
+        if rival_holds_size(study, trial, size):
+            trial.set_user_attr("surplus", True)
+            study.stop()
+            raise optuna.TrialPruned(f"size {size} is already taken by another trial")
+        dead_run = trial.user_attrs.get("mlflow_run_id")  # copied from a stale trial
+        if dead_run:
+            tracking.mark_run_failed(
+                dead_run, f"worker died during trial; retried as trial {trial.number}"
+            )
+        trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("worker_host", os.uname().nodename)
+        if args.worker_run_id:
+            trial.set_user_attr("worker_run_id", args.worker_run_id)
+
+        def on_start(run_id: str) -> None:
+            trial.set_user_attr("mlflow_run_id", run_id)
+
+        def on_epoch(record) -> None:  # noqa: ANN001
+            trial.set_user_attr("last_alive", time.time())
+            trial.report(record.val_fid, record.epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned by successive halving at epoch {record.epoch}")
+
+        outcome = run_training(
+            cfg,
+            prepared,
+            "fixed",
+            latent_dim=size,
+            run_name=f"latent_dim={size}",
+            extra_tags={
+                "benchmark.study_name": spec.study_name,
+                "benchmark.trial_number": str(trial.number),
+                "benchmark.search": spec.search,
+            }
+            | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
+            on_epoch=on_epoch,
+            on_start=on_start,
+            progress=False,
+            parent_run_id=args.parent_run_id,
+            experiment_id=args.experiment_id,
+            early_stops=(optuna.TrialPruned,),
+        )
+        last = outcome.result.history[-1]
+        for name in SIGNALS:  # trial user attributes the parent selects from
+            trial.set_user_attr(name, getattr(last, name))
+        for name, value in outcome.test_metrics.items():
+            trial.set_user_attr(name, value)
+        trial.set_user_attr("wall_clock_s", outcome.wall_clock_s)
+        trial.set_user_attr("train_time_s", outcome.result.train_time_s)
+        return last.val_fid
+
+    def stop_when_done(study: optuna.Study, _trial: FrozenTrial) -> None:
+        if not has_work(study, spec.latent_sizes):
+            study.stop()
+
+    while has_work(study, spec.latent_sizes):
+        # a size whose training raised is recorded FAIL (and FAILED in MLflow); the
+        # worker goes on with the other sizes
+        study.optimize(
+            objective, callbacks=[stop_when_done], gc_after_trial=True, catch=(Exception,)
+        )
