@@ -32,11 +32,11 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from benchmark import tracking  # noqa: E402
 from benchmark.config import RunConfig, parse_int_list, resolve_config  # noqa: E402
-from benchmark.report import generate_report  # noqa: E402
-from benchmark.report_collect import RETRAIN_ROLE  # noqa: E402
+from benchmark.report.collect import RETRAIN_ROLE  # noqa: E402
+from benchmark.report.write import generate_report  # noqa: E402
 from benchmark.runner import prepare, run_training  # noqa: E402
-from benchmark.search import SearchSpec, derive_study_name  # noqa: E402
-from benchmark.search_run import run_search  # noqa: E402
+from benchmark.search.parent import run_search  # noqa: E402
+from benchmark.search.spec import SearchSpec, derive_study_name  # noqa: E402
 
 
 def runs(client: MlflowClient, experiment_id: str, query: str) -> list:
