@@ -23,12 +23,13 @@ def signals_by_size_figure(
     title: str = "Signals against latent size",
     figsize: tuple[float, float] = (16, 7.5),
     bottom_margin: float = 0.0,
+    floors: dict[str, float | None] | None = None,
 ) -> Figure:
     """Validation (top) and test (bottom) signals against latent size.
 
     ``rows`` hold ``latent_dim`` and ``val_*``/``test_*`` values of completed sizes;
     ``selected`` is marked with a solid line, each of ``extra_marks`` (label -> size)
-    with a dashed one."""
+    with a dashed one; ``floors`` (metric -> value) draws a dotted line at the FID floor."""
     rows = sorted(rows, key=lambda r: r["latent_dim"])
     sizes = [r["latent_dim"] for r in rows]
     fig, axes = plt.subplots(2, 4, figsize=figsize, sharex=True, layout="constrained")
@@ -44,6 +45,9 @@ def signals_by_size_figure(
             ax.set_xticks(sizes, [str(s) for s in sizes])
             ax.set_title(f"{split}: {label}\n({direction})", fontsize=9)
             ax.grid(alpha=0.3)
+            floor = (floors or {}).get(key)
+            if floor is not None:
+                ax.axhline(floor, color="0.5", ls=":", lw=1.2, label="FID floor (real vs real)")
             if selected is not None:
                 ax.axvline(selected, color="tab:red", lw=1.5, label=f"selected n_z={selected}")
             for i, (mark, size) in enumerate((extra_marks or {}).items()):

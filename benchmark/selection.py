@@ -51,19 +51,23 @@ def _best(scores: dict[K, float]) -> K:
     return min(size for size, s in scores.items() if s >= top - TIE_TOLERANCE)
 
 
-def select_latent_dim(signals_by_size: dict[K, dict[str, float]]) -> Selection[K]:
-    """Apply the rule to ``{size: {signal: value}}`` (every signal of :data:`SIGNALS`).
-    Keys are sizes for a search; any sortable keys work (the report ranks named
-    candidates, ties then go to the smaller key)."""
+def select_latent_dim(
+    signals_by_size: dict[K, dict[str, float]], signals: tuple[str, ...] = tuple(SIGNALS)
+) -> Selection[K]:
+    """Apply the rule to ``{size: {signal: value}}``. Keys are sizes for a search; any
+    sortable keys work (the report ranks named candidates, ties then go to the smaller
+    key). ``signals`` (default: all four of :data:`SIGNALS`) are the signals whose
+    goodness is averaged; one signal alone gives that signal's own choice."""
     if not signals_by_size:
         raise ValueError("no completed sizes to select from")
     per_signal = {
         name: goodness({size: row[name] for size, row in signals_by_size.items()}, direction)
         for name, direction in SIGNALS.items()
+        if all(name in row for row in signals_by_size.values())
     }
     scores = {
-        size: sum(per_signal[name][size] for name in SIGNALS) / len(SIGNALS)
+        size: sum(per_signal[name][size] for name in signals) / len(signals)
         for size in signals_by_size
     }
-    best_per_signal = {name: _best(per_signal[name]) for name in SIGNALS}
+    best_per_signal = {name: _best(values) for name, values in per_signal.items()}
     return Selection(_best(scores), scores, best_per_signal)

@@ -145,6 +145,10 @@ class Section:
     fid_backend: str = ""
     fid_val_samples: str = ""
     fid_test_samples: str = ""
+    # real-vs-real FID at the validation / test sample count (mean over the runs that
+    # logged one; None for runs from before floors were logged)
+    val_fid_floor: float | None = None
+    test_fid_floor: float | None = None
     missing: list[str] = field(default_factory=list)
 
 
@@ -200,6 +204,9 @@ def _check_comparable(section: Section, runs: list[RunView]) -> None:
     section.fid_val_samples = any_run.params.get("fid.val_samples", "?")
     tests = [r for r in runs if "test_fid_samples" in r.metrics]
     section.fid_test_samples = str(int(tests[0].metrics["test_fid_samples"])) if tests else "?"
+    for key in ("val_fid_floor", "test_fid_floor"):
+        values = [r.metrics[key] for r in runs if key in r.metrics]
+        setattr(section, key, statistics.fmean(values) if values else None)
 
 
 def collect(experiment: str, client: MlflowClient | None = None) -> list[Section]:

@@ -25,12 +25,9 @@ from benchmark.report.collect import (  # noqa: E402
     history_frame,
     metric_history,
 )
+from benchmark.report.layout import PAGE, caption, page, styled_table  # noqa: E402
+from benchmark.report.rules_page import rules_page  # noqa: E402
 from benchmark.report.summary import MethodRow, fmt, method_rows, verdict  # noqa: E402
-
-PAGE = (11.69, 8.27)  # A4 landscape, inches
-# TrueType fonts: the PDF's text stays extractable (and searchable).
-matplotlib.rcParams["pdf.fonttype"] = 42
-matplotlib.rcParams["font.size"] = 10
 
 TABLE_COLUMNS = (
     ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n")),
@@ -48,26 +45,25 @@ TABLE_COLUMNS = (
 TABLE_WIDTHS = [2.6, 0.6] + [1.0] * len(TABLE_COLUMNS)
 
 
-def _page(title: str) -> Figure:
-    fig = plt.figure(figsize=PAGE)
-    fig.suptitle(title, fontsize=14, fontweight="bold", x=0.03, ha="left", y=0.975)
-    return fig
-
-
-def _caption(fig: Figure, text: str, y: float = 0.02) -> None:
-    fig.text(0.03, y, "\n".join(textwrap.wrap(text, 170)), fontsize=9, color="0.25", va="bottom")
+def _floors(section: Section) -> str:
+    if section.val_fid_floor is None or section.test_fid_floor is None:
+        return ""
+    return (
+        f" (FID floor, real vs real: {section.val_fid_floor:.2f} validation, "
+        f"{section.test_fid_floor:.2f} test)"
+    )
 
 
 def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
     seeds = ", ".join(str(s.seed) for s in section.seeds)
-    fig = _page(f"{section.dataset} (preset {section.preset}): did one adaptive run find the size?")
+    fig = page(f"{section.dataset} (preset {section.preset}): did one adaptive run find the size?")
     fig.text(
         0.03,
         0.91,
         f"Experiment {experiment!r}; seeds: {seeds} ({len(section.seeds)}); FID features: "
         f"{section.fid_backend}, {section.fid_val_samples} validation / "
-        f"{section.fid_test_samples} test images. Mean ± standard deviation over seeds where "
-        "there are several.",
+        f"{section.fid_test_samples} test images{_floors(section)}. Mean ± standard deviation "
+        "over seeds where there are several.",
         fontsize=9,
     )
     ax = fig.add_axes((0.03, 0.45, 0.94, 0.42))
@@ -75,24 +71,9 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
     cells = [[r.label, str(r.n_seeds)] + [f(r) for _, f in TABLE_COLUMNS] for r in rows]
     header = ["method", "seeds"] + [c for c, _ in TABLE_COLUMNS]
     if cells:
-        total = sum(TABLE_WIDTHS)
         several = any(r.n_seeds > 1 for r in rows)  # mean and ± sd on two lines
         height = min(1.0, (0.2 if several else 0.16) * (len(cells) + 1.3))
-        table = ax.table(
-            cellText=cells,
-            colLabels=header,
-            colWidths=[w / total for w in TABLE_WIDTHS],
-            cellLoc="center",
-            bbox=(0.0, 1.0 - height, 1.0, height),  # fits the page width exactly
-        )
-        table.auto_set_font_size(False)
-        table.set_fontsize(8.5)
-        for (row, col), cell in table.get_celld().items():
-            if row == 0:
-                cell.set_text_props(fontweight="bold")
-                cell.set_facecolor("#e8eef7")
-            elif col == 0:
-                cell.set_text_props(ha="left")
+        styled_table(ax, cells, header, TABLE_WIDTHS, height)
     else:
         ax.text(0.5, 0.5, "no finished runs to compare", ha="center")
     y = 0.40
@@ -100,7 +81,7 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
         for wrapped in textwrap.wrap(line, 150):
             fig.text(0.03, y, wrapped, fontsize=10)
             y -= 0.032
-    _caption(
+    caption(
         fig,
         "Time to answer: elapsed wall-clock until the method names a latent size (a search: "
         "all its invocations, workers in parallel; retrain: adaptive run plus retraining). "
@@ -131,7 +112,7 @@ def adaptive_page(section: Section, client: MlflowClient) -> Figure | None:
     runs = [s.adaptive for s in section.seeds if s.adaptive is not None]
     if not runs:
         return None
-    fig = _page(f"{section.dataset}: the adaptive run, epoch by epoch")
+    fig = page(f"{section.dataset}: the adaptive run, epoch by epoch")
     grid = fig.add_gridspec(
         2,
         4,
@@ -188,7 +169,7 @@ def adaptive_page(section: Section, client: MlflowClient) -> Figure | None:
         sub.set_xlabel("epoch", fontsize=8)
         sub.tick_params(labelsize=7)
         sub.grid(alpha=0.3)
-    _caption(
+    caption(
         fig,
         "Top: latent size against epoch (the size each epoch trained at), for every seed; red "
         "triangles mark the epochs after which dimensions were removed, the dashed line the "
@@ -221,19 +202,26 @@ def grid_page(section: Section) -> Figure | None:
         title=f"{section.dataset}: the grid search (seed {seed.seed})",
         figsize=PAGE,
         bottom_margin=0.08,
+        floors={
+            "val_fid": section.val_fid_floor,
+            "val_fid_recon": section.val_fid_floor,
+            "test_fid": section.test_fid_floor,
+            "test_fid_recon": section.test_fid_floor,
+        },
     )
-    _caption(
+    caption(
         fig,
         "Validation (top) and test (bottom) signals of each fixed-size model at the end of its "
         "training, against latent size (log scale). Red: the size the grid's selection rule "
         "picked from the validation signals; dashed: the adaptive run's final size. Study "
-        f"{seed.grid.study_name}; FIDs use {section.fid_backend} features.",
+        f"{seed.grid.study_name}; FIDs use {section.fid_backend} features; dotted grey: the "
+        "FID floor (real vs real images at the same sample count).",
     )
     return fig
 
 
 def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
-    fig = _page(f"{section.dataset}: what each answer cost")
+    fig = page(f"{section.dataset}: what each answer cost")
     ax = fig.add_axes((0.28, 0.18, 0.66, 0.7))
     bars: list[tuple[str, float, float]] = []
     by = {r.method: r for r in rows}
@@ -269,7 +257,7 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
         for r in (s.adaptive,)
         if r is not None
     }
-    _caption(
+    caption(
         fig,
         "Wall-clock per method (mean over seeds; error bars: standard deviation). 'As one "
         "machine runs it' is the sum of the search's trial wall-clock; 'as its workers ran "
@@ -295,7 +283,7 @@ def images_page(section: Section) -> Figure | None:
             columns.append(
                 ("grid search's selected model", chosen.run_id, seed.grid.best_latent_dim)
             )
-    fig = _page(f"{section.dataset}: reconstructions and samples (seed {seed.seed})")
+    fig = page(f"{section.dataset}: reconstructions and samples (seed {seed.seed})")
     with tempfile.TemporaryDirectory() as tmp:
         for col, (title, run_id, size) in enumerate(columns):
             for row, (name, what) in enumerate(
@@ -312,7 +300,7 @@ def images_page(section: Section) -> Figure | None:
                     ax.text(0.5, 0.5, "image not logged", ha="center")
                 ax.set_title(f"{title} (n_z={size}): {what}", fontsize=9)
                 ax.axis("off")
-    _caption(
+    caption(
         fig,
         "Left: the adaptive run's final model; right: the model the grid search "
         "selected. Both from the same fixed test images and the same seeded noise.",
@@ -321,7 +309,7 @@ def images_page(section: Section) -> Figure | None:
 
 
 def provenance_page(section: Section, experiment: str) -> Figure:
-    fig = _page(f"{section.dataset}: provenance")
+    fig = page(f"{section.dataset}: provenance")
     lines = [f"experiment: {experiment}", f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"]
     any_run = next(
         (r for s in section.seeds for r in (s.adaptive, s.retrain) if r is not None), None
@@ -377,6 +365,7 @@ def write_pdf(
                 headline_page(section, rows, experiment),
                 adaptive_page(section, client),
                 grid_page(section),
+                rules_page(section, rows),
                 compute_page(section, rows),
                 images_page(section),
                 provenance_page(section, experiment),

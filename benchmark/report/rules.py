@@ -1,0 +1,172 @@
+"""How much the verdict depends on the selection rule and on FID noise. Pure: works on
+collected run views.
+
+- The project's rule (benchmark.selection) averages four min-max normalised validation
+  signals; it is this project's choice, not the paper's. Each single signal is an
+  equally defensible rule, so the report shows the grid's choice, its test quality and
+  the adaptive model's rank under each of them.
+- A FID difference smaller than the real-vs-real floor at the same sample count is not
+  evidence: the grid sizes whose validation FIDs (of samples and of reconstructions)
+  both lie within the floor of the best size's are ones the FID signals cannot tell
+  apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.report.collect import VAL_SIGNALS, SearchView, Section, SeedResult, mean_sd
+from benchmark.selection import SIGNALS, select_latent_dim
+
+RULES: dict[str, tuple[str, ...]] = {
+    "all four signals (this project's rule)": tuple(SIGNALS),
+    "reconstruction loss only": ("val_recon_loss",),
+    "FID of samples only": ("val_fid",),
+    "FID of reconstructions only": ("val_fid_recon",),
+    "silhouette only": ("val_silhouette",),
+}
+FID_SIGNALS = ("val_fid", "val_fid_recon")
+
+
+@dataclass
+class RuleOutcome:
+    """One rule over the seeds: the grid's choice and test quality per seed, and the
+    adaptive model's rank among the grid's sizes plus itself."""
+
+    rule: str
+    choices: list[int]
+    test_fid: tuple[float, float]
+    test_recon_loss: tuple[float, float]
+    adaptive_ranks: list[tuple[int, int]]
+
+
+def _candidates(view: SearchView) -> dict[int, dict[str, float]]:
+    out = {}
+    for size in view.sizes():
+        trial = view.trial_for(size)
+        if trial is not None and all(k in trial.metrics for k in VAL_SIGNALS):
+            out[size] = {k: trial.metrics[k] for k in VAL_SIGNALS}
+    return out
+
+
+def _adaptive_rank(seed: SeedResult, signals: tuple[str, ...]) -> tuple[int, int] | None:
+    if seed.adaptive is None or seed.grid is None:
+        return None
+    final = {k: seed.adaptive.metrics.get(k) for k in VAL_SIGNALS}
+    candidates: dict[str, dict[str, float]] = {
+        f"grid {size}": row for size, row in _candidates(seed.grid).items()
+    }
+    if not candidates or any(v is None for v in final.values()):
+        return None
+    candidates["adaptive"] = final  # type: ignore[assignment]
+    scores = select_latent_dim(candidates, signals).scores
+    better = sum(1 for c, v in scores.items() if c != "adaptive" and v > scores["adaptive"])
+    return 1 + better, len(candidates)
+
+
+def rule_outcomes(section: Section) -> list[RuleOutcome]:
+    """The grid's choice under every rule of :data:`RULES`, per seed with a grid."""
+    outcomes = []
+    seeds = [s for s in section.seeds if s.grid is not None and _candidates(s.grid)]
+    if not seeds:
+        return outcomes
+    for rule, signals in RULES.items():
+        choices, fids, recons, ranks = [], [], [], []
+        for s in seeds:
+            size = select_latent_dim(_candidates(s.grid), signals).best_latent_dim
+            choices.append(size)
+            trial = s.grid.trial_for(size)
+            if trial is not None:
+                fids += [trial.metrics[k] for k in ("test_fid",) if k in trial.metrics]
+                recons += [trial.metrics[k] for k in ("test_recon_loss",) if k in trial.metrics]
+            rank = _adaptive_rank(s, signals)
+            if rank is not None:
+                ranks.append(rank)
+        outcomes.append(RuleOutcome(rule, choices, mean_sd(fids), mean_sd(recons), ranks))
+    return outcomes
+
+
+@dataclass
+class FidTies:
+    """For one seed: the grid sizes whose validation FIDs the floor cannot separate from
+    the best size's, and whether the adaptive run's final size lies within their range."""
+
+    seed: int
+    sizes: list[int]
+    adaptive_size: int | None
+
+    @property
+    def low(self) -> int:
+        return min(self.sizes)
+
+    @property
+    def high(self) -> int:
+        return max(self.sizes)
+
+    @property
+    def adaptive_within(self) -> bool | None:
+        """None when there is no adaptive size or no tied size to compare with."""
+        if self.adaptive_size is None or not self.sizes:
+            return None
+        return self.low <= self.adaptive_size <= self.high
+
+
+def fid_ties(section: Section) -> list[FidTies]:
+    """Per seed with a grid, the sizes within the validation FID floor on both FID
+    signals (empty when the section has no floor)."""
+    floor = section.val_fid_floor
+    out = []
+    if floor is None:
+        return out
+    for s in section.seeds:
+        if s.grid is None:
+            continue
+        rows = _candidates(s.grid)
+        if not rows:
+            continue
+        best = {k: min(r[k] for r in rows.values()) for k in FID_SIGNALS}
+        tied = [
+            size for size, r in rows.items() if all(r[k] - best[k] <= floor for k in FID_SIGNALS)
+        ]
+        adaptive = (
+            int(s.adaptive.metrics["final_latent_dim"])
+            if s.adaptive is not None and "final_latent_dim" in s.adaptive.metrics
+            else None
+        )
+        out.append(FidTies(s.seed, sorted(tied), adaptive))
+    return out
+
+
+def floor_sentences(
+    section: Section, adaptive_fid: float | None, grid_fid: float | None
+) -> list[str]:
+    """What the floors say about the FIDs of this section."""
+    lines = []
+    if section.test_fid_floor is None:
+        return ["FID floors: not logged by these runs (runs from before floors existed)."]
+    lines.append(
+        f"FID floor (real vs real images, same extractor and sample count): validation "
+        f"{section.val_fid_floor:.2f} at n={section.fid_val_samples}, test "
+        f"{section.test_fid_floor:.2f} at n={section.fid_test_samples}."
+    )
+    if adaptive_fid is not None and grid_fid is not None:
+        gap = abs(adaptive_fid - grid_fid)
+        within = "within" if gap <= section.test_fid_floor else "larger than"
+        lines.append(
+            f"The test FID gap between ALD-VAE and the grid's model ({gap:.2f}) is {within} "
+            f"the test floor ({section.test_fid_floor:.2f})."
+        )
+    for t in fid_ties(section):
+        if not t.sizes:
+            lines.append(
+                f"Seed {t.seed}: no grid size is within the validation floor of the best on "
+                "both FID signals (the best sizes differ by more than the noise)."
+            )
+            continue
+        where = {True: "inside", False: "outside", None: "-"}[t.adaptive_within]
+        lines.append(
+            f"Seed {t.seed}: grid sizes whose validation FIDs lie within the floor of the best: "
+            f"{', '.join(map(str, t.sizes))} (range {t.low}-{t.high}); the adaptive size "
+            f"{t.adaptive_size} is {where} that range."
+        )
+    return lines
