@@ -15,6 +15,14 @@ ADAM_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 REMOVALS = {"last": [5, 6, 7], "scattered": [0, 3, 6], "single-middle": [4]}
 
 
+def assert_same_outputs(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal up to float32 summation order: the cut layer holds exactly the kept rows
+    (checked with torch.equal elsewhere), but a matrix product with fewer output rows may
+    take another CPU kernel that adds the same terms in another order (seen here: last-bit
+    differences on some CPUs, none on others)."""
+    torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-6)
+
+
 def _loss(model, x, seed=0):
     gen = torch.Generator().manual_seed(seed)
     mu, logvar = model.encode(x)
@@ -99,8 +107,8 @@ def test_encoder_outputs_of_kept_dims_are_unchanged(removal):
     mu_before, logvar_before = model.encode(x)
     kept = remove_latent_dims(model, opt, removal)
     mu_after, logvar_after = model.encode(x)
-    assert torch.equal(mu_after, mu_before[:, kept])
-    assert torch.equal(logvar_after, logvar_before[:, kept])
+    assert_same_outputs(mu_after, mu_before[:, kept])
+    assert_same_outputs(logvar_after, logvar_before[:, kept])
 
 
 def test_softmax_head_keeps_means_and_renormalises_scales(removal):
@@ -108,7 +116,7 @@ def test_softmax_head_keeps_means_and_renormalises_scales(removal):
     mu_before, _ = model.encode(x)
     kept = remove_latent_dims(model, opt, removal)
     mu_after, logvar_after = model.encode(x)
-    assert torch.equal(mu_after, mu_before[:, kept])
+    assert_same_outputs(mu_after, mu_before[:, kept])
     # the published softmax form renormalises over the remaining dimensions
     scale_sum = torch.exp(0.5 * logvar_after).sum(dim=1)
     assert torch.allclose(scale_sum, torch.ones_like(scale_sum), atol=1e-4)
@@ -158,7 +166,7 @@ def test_cut_without_optimizer_or_before_any_step():
     model, _, x = _trained()
     mu_before, _ = model.encode(x)
     kept = remove_latent_dims(model, None, [1, 2])
-    assert torch.equal(model.encode(x)[0], mu_before[:, kept])
+    assert_same_outputs(model.encode(x)[0], mu_before[:, kept])
     fresh = build_model((1, 8, 8), latent_dim=4, hidden_dim=8)
     opt = torch.optim.Adam(fresh.parameters(), amsgrad=True)
     remove_latent_dims(fresh, opt, [0])
