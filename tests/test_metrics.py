@@ -159,7 +159,7 @@ def test_domain_cache_is_keyed_by_the_training_split(tmp_path, digits_data, monk
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     calls = []
 
-    def fake_training(x, y, n_classes, seed=0):
+    def fake_training(x, y, n_classes, seed=0, **kwargs):
         calls.append(len(x))
         return features_module.DomainCNN(int(x.shape[1]), n_classes).eval()
 
