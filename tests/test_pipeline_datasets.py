@@ -116,7 +116,7 @@ def test_training_cuts_the_convolutional_models(tmp_path, monkeypatch, dataset):
             "dataset": dataset,
             "data_dir": str(tmp_path),
             "device": "cpu",
-            "epochs": 3,
+            "epochs": 4,
             "patience": 1,
             "initial_latent_dim": 12,
             "hidden_dim": 16,
@@ -128,7 +128,8 @@ def test_training_cuts_the_convolutional_models(tmp_path, monkeypatch, dataset):
         "domain", data.name, data.train.x, data.train.y, data.n_classes
     )
     result = train(cfg, data, extractor, torch.device("cpu"), progress=False)
-    assert [h.latent_dim for h in result.history] == [12, 7, 2]
+    # the first decision after patience + 1 evaluations (the published timing)
+    assert [h.latent_dim for h in result.history] == [12, 12, 7, 2]
     assert result.model.config.architecture == ("conv" if dataset == "eurosat" else "conv3d")
     for h in result.history:
         assert np.isfinite([h.train_loss, h.val_recon_loss, h.val_fid, h.val_fid_recon]).all()
