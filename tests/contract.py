@@ -14,8 +14,18 @@ TEST_METRICS = (
     "test_cluster_acc",
     "test_active_units",
 )
+# the noise floors of the FIDs (real vs real at the same sample count)
+FLOOR_METRICS = ("val_fid_floor", "test_fid_floor")
+# the domain extractor's quality, as params
+EXTRACTOR_PARAMS = ("fid.extractor_val_acc", "fid.extractor_dead_units")
 # final metrics of every training run
-FINAL_METRICS = (*TEST_METRICS, "final_latent_dim", "train_time_s", "wall_clock_s")
+FINAL_METRICS = (
+    *TEST_METRICS,
+    *FLOOR_METRICS,
+    "final_latent_dim",
+    "train_time_s",
+    "wall_clock_s",
+)
 # per-epoch metrics (step = epoch) of every training run
 EPOCH_METRICS = (
     "train_loss",

@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 from commands import mlflow_run_command, subprocess_env
-from contract import EPOCH_METRICS, FINAL_METRICS
+from contract import EPOCH_METRICS, EXTRACTOR_PARAMS, FINAL_METRICS
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
@@ -64,6 +64,12 @@ def test_mlflow_run_adaptive_on_digits_end_to_end(store, tmp_path):
         assert name in run.data.metrics, name
     assert run.data.metrics["final_latent_dim"] <= dims[-1]
     assert run.data.metrics["wall_clock_s"] >= run.data.metrics["train_time_s"] > 0
+    # the FIDs' noise floors and the extractor's quality, beside the FIDs
+    assert run.data.metrics["val_fid_floor"] > 0 and run.data.metrics["test_fid_floor"] > 0
+    for name in EXTRACTOR_PARAMS:
+        assert name in run.data.params, name
+    assert 0.9 <= float(run.data.params["fid.extractor_val_acc"]) <= 1.0
+    assert int(run.data.params["fid.extractor_dead_units"]) <= 3
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "history.csv", "images", "model"} <= artifacts

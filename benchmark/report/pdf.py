@@ -328,7 +328,9 @@ def provenance_page(section: Section, experiment: str) -> Figure:
             f"{p.get('config.batch_size')}; lr {p.get('config.lr')}; initial latent size "
             f"{p.get('config.initial_latent_dim')}",
             f"FID: backend {section.fid_backend}; {section.fid_val_samples} validation images, "
-            f"{section.fid_test_samples} test images",
+            f"{section.fid_test_samples} test images{_floors(section)}; extractor validation "
+            f"accuracy {p.get('fid.extractor_val_acc', '-')}, dead feature units "
+            f"{p.get('fid.extractor_dead_units', '-')}",
             f"device: {t.get('benchmark.device')}; hardware: {t.get('benchmark.hardware')}",
             f"packages: {t.get('benchmark.versions')}",
             f"git commit: {t.get('mlflow.source.git.commit') or t.get('benchmark.git_commit')}",
