@@ -37,12 +37,12 @@ def grid_image(
     picture = Image.fromarray(array if array.shape[2] == 3 else array[:, :, 0])
     if not labels:
         return picture
-    canvas = Image.new(picture.mode, (picture.width, picture.height + LABEL_BAND), 255)
+    canvas = Image.new(picture.mode, (picture.width, picture.height + LABEL_BAND), "white")
     canvas.paste(picture, (0, LABEL_BAND))
     draw = ImageDraw.Draw(canvas)
     step = tiles.shape[-1] + padding
     for c, text in enumerate(labels[:columns]):
-        draw.text((padding + c * step + 2, 1), text, fill=0)
+        draw.text((padding + c * step + 2, 1), text, fill="black")
     return canvas
 
 

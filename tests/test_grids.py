@@ -30,3 +30,5 @@ def test_upscaling_is_nearest_neighbour_and_labels_add_a_band():
     assert np.array_equal(blocks[:, 0, :, 0], expected)
     band = np.asarray(labelled)[:LABEL_BAND]
     assert (band < 255).any()  # the labels are drawn
+    assert np.array_equal(band[0, 0], [255, 255, 255])  # on white, in every channel
+    assert (band.min(axis=2) == band.max(axis=2)).all()  # black on white: no colour

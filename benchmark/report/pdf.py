@@ -57,15 +57,13 @@ def _floors(section: Section) -> str:
 def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
     seeds = ", ".join(str(s.seed) for s in section.seeds)
     fig = page(f"{section.dataset} (preset {section.preset}): did one adaptive run find the size?")
-    fig.text(
-        0.03,
-        0.91,
+    header = (
         f"Experiment {experiment!r}; seeds: {seeds} ({len(section.seeds)}); FID features: "
         f"{section.fid_backend}, {section.fid_val_samples} validation / "
         f"{section.fid_test_samples} test images{_floors(section)}. Mean ± standard deviation "
-        "over seeds where there are several.",
-        fontsize=9,
+        "over seeds where there are several."
     )
+    fig.text(0.03, 0.935, "\n".join(textwrap.wrap(header, 175)), fontsize=9, va="top")
     ax = fig.add_axes((0.03, 0.45, 0.94, 0.42))
     ax.axis("off")
     cells = [[r.label, str(r.n_seeds)] + [f(r) for _, f in TABLE_COLUMNS] for r in rows]
