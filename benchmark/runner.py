@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from tqdm.auto import tqdm
 
 from benchmark import tracking
 from benchmark.config import RunConfig
@@ -134,6 +135,11 @@ def run_training(
             progress=progress,
             probe=probe,
         )
+        if progress:  # seconds on a large test split: say what is happening
+            tqdm.write(
+                f"evaluating the final model (n_z={result.model.latent_dim}) on the test split "
+                f"({len(data.test)} images), then logging its artifacts"
+            )
         metrics = evaluate(
             result.model, data.test, prepared.extractor, reference, cfg.silhouette_samples
         )
