@@ -104,10 +104,7 @@ def run_training(
             "data.image_shape": "x".join(str(s) for s in data.image_shape),
             "fid.feature_extractor": prepared.extractor.name,
         }
-        quality = prepared.extractor.quality()
-        if "extractor_dead_units" in quality:  # a count, logged as one
-            quality["extractor_dead_units"] = int(quality["extractor_dead_units"])
-        params |= {f"fid.{k}": v for k, v in quality.items()}
+        params |= {f"fid.{k}": v for k, v in prepared.extractor.quality().items()}
         if not adaptive:
             params["fixed_latent_dim"] = latent_dim
         probe = ValidationProbe(cfg, data, prepared.extractor, prepared.device, latent_dim)

@@ -311,7 +311,7 @@ class DomainFeatures:
             return {}
         return {
             "extractor_val_acc": float(self.val_accuracy),
-            "extractor_dead_units": float(self.dead_units),
+            "extractor_dead_units": int(self.dead_units),  # a count
         }
 
     @classmethod

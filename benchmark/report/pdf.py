@@ -306,6 +306,11 @@ def images_page(section: Section) -> Figure | None:
     return fig
 
 
+def _three(value: str | None) -> str:
+    """A logged float param with three decimals ("-" when absent)."""
+    return "-" if value is None else f"{float(value):.3f}"
+
+
 def provenance_page(section: Section, experiment: str) -> Figure:
     fig = page(f"{section.dataset}: provenance")
     lines = [f"experiment: {experiment}", f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"]
@@ -327,7 +332,7 @@ def provenance_page(section: Section, experiment: str) -> Figure:
             f"{p.get('config.initial_latent_dim')}",
             f"FID: backend {section.fid_backend}; {section.fid_val_samples} validation images, "
             f"{section.fid_test_samples} test images{_floors(section)}; extractor validation "
-            f"accuracy {p.get('fid.extractor_val_acc', '-')}, dead feature units "
+            f"accuracy {_three(p.get('fid.extractor_val_acc'))}, dead feature units "
             f"{p.get('fid.extractor_dead_units', '-')}",
             f"device: {t.get('benchmark.device')}; hardware: {t.get('benchmark.hardware')}",
             f"packages: {t.get('benchmark.versions')}",

@@ -49,7 +49,9 @@ def _candidates(view: SearchView) -> dict[int, dict[str, float]]:
     return out
 
 
-def _adaptive_rank(seed: SeedResult, signals: tuple[str, ...]) -> tuple[int, int] | None:
+def adaptive_rank(seed: SeedResult, signals: tuple[str, ...]) -> tuple[int, int] | None:
+    """(rank, number of candidates) of the seed's adaptive model among the grid's sizes
+    plus itself under the rule over ``signals``; None without both."""
     if seed.adaptive is None or seed.grid is None:
         return None
     final = {k: seed.adaptive.metrics.get(k) for k in VAL_SIGNALS}
@@ -76,10 +78,11 @@ def rule_outcomes(section: Section) -> list[RuleOutcome]:
             size = select_latent_dim(_candidates(s.grid), signals).best_latent_dim
             choices.append(size)
             trial = s.grid.trial_for(size)
-            if trial is not None:
-                fids += [trial.metrics[k] for k in ("test_fid",) if k in trial.metrics]
-                recons += [trial.metrics[k] for k in ("test_recon_loss",) if k in trial.metrics]
-            rank = _adaptive_rank(s, signals)
+            if trial is not None and "test_fid" in trial.metrics:
+                fids.append(trial.metrics["test_fid"])
+            if trial is not None and "test_recon_loss" in trial.metrics:
+                recons.append(trial.metrics["test_recon_loss"])
+            rank = adaptive_rank(s, signals)
             if rank is not None:
                 ranks.append(rank)
         outcomes.append(RuleOutcome(rule, choices, mean_sd(fids), mean_sd(recons), ranks))

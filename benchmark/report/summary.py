@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmark.report.collect import TEST_METRICS, VAL_SIGNALS, Section, mean_sd
-from benchmark.selection import select_latent_dim
+from benchmark.report.collect import TEST_METRICS, Section, mean_sd
+from benchmark.report.rules import adaptive_rank
+from benchmark.selection import SIGNALS
 
 METHOD_LABELS = {
     "adaptive": "ALD-VAE (adaptive, 1 run)",
@@ -96,27 +97,14 @@ def method_rows(section: Section) -> list[MethodRow]:
 
 
 def adaptive_rule_rank(section: Section) -> list[tuple[int, int, int]]:
-    """Judge each seed's adaptive model by the grid's selection rule.
-
-    The adaptive model's final validation signals join the grid's completed sizes as one
-    more candidate; returns (seed, rank of the adaptive model, number of candidates),
-    rank 1 being the rule's pick."""
+    """Judge each seed's adaptive model by the grid's selection rule: (seed, rank of the
+    adaptive model, number of candidates), rank 1 being the rule's pick (the grid's
+    completed sizes plus the adaptive model; see :func:`rules.adaptive_rank`)."""
     out = []
     for s in section.seeds:
-        if s.adaptive is None or s.grid is None:
-            continue
-        candidates: dict[str, dict[str, float]] = {}
-        for size in s.grid.sizes():
-            trial = s.grid.trial_for(size)
-            if trial is not None and all(k in trial.metrics for k in VAL_SIGNALS):
-                candidates[f"grid {size}"] = {k: trial.metrics[k] for k in VAL_SIGNALS}
-        final = {k: s.adaptive.metrics.get(k) for k in VAL_SIGNALS}
-        if not candidates or any(v is None for v in final.values()):
-            continue
-        candidates["adaptive"] = final  # type: ignore[assignment]
-        scores = select_latent_dim(candidates).scores
-        rank = 1 + sum(1 for c, v in scores.items() if v > scores["adaptive"] and c != "adaptive")
-        out.append((s.seed, rank, len(candidates)))
+        rank = adaptive_rank(s, tuple(SIGNALS))
+        if rank is not None:
+            out.append((s.seed, *rank))
     return out
 
 
