@@ -10,6 +10,7 @@ cache stays the session's (conftest), so the domain CNN is trained once per sess
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,8 +41,9 @@ TINY_SEARCH = ["--dataset", "digits", "--epochs", "1", "--n_workers", "1"]
 
 
 @pytest.fixture()
-def store(mlflow_store):
-    """A private tracking store for one test."""
+def store(mlflow_store, digits_extractor):
+    """A private tracking store for one test, with the digits extractor already cached
+    (whichever test came first would otherwise print its training bar on stderr)."""
     return mlflow_store
 
 
@@ -320,6 +322,7 @@ def _no_workers(*_args, **_kwargs):
 @pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
 def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys, storage):
     monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_run_worker_here", _no_workers)
     code = run_entry_point(gridsearch.main, [*TINY_SEARCH, "--storage", storage])
     line = _error_line(capsys)
     assert code == EXIT_BAD_INPUT
@@ -330,6 +333,7 @@ def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys
 def test_missing_inception_weights_fail_before_study_and_run(store, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_run_worker_here", _no_workers)
     db = tmp_path / "o.db"
     code = run_entry_point(
         gridsearch.main,
@@ -410,6 +414,12 @@ def test_first_run_trains_each_size_once_under_one_parent(grid_search):
     assert sorted(r.data.params["fixed_latent_dim"] for r in fixed) == ["2", "4"]
     assert parents[0].data.tags["benchmark.study_name"] == grid_search.study_name
     assert parents[0].data.params["search.latent_sizes"] == "2,4"
+
+
+def test_a_single_local_worker_runs_in_the_parent_process(grid_search):
+    """One local worker trains in the parent's own process (no second start-up and
+    data load): every trial records this test process's pid."""
+    assert {t.user_attrs["worker_pid"] for t in grid_search.first.trials} == {os.getpid()}
 
 
 def test_resume_trains_nothing_again(grid_search):

@@ -42,7 +42,8 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
     start = time.perf_counter()
     # everything the workers will need is checked (and the feature extractor cached)
     # here, so that bad input fails before a study or a run exists
-    device = prepare(cfg).device
+    prepared = prepare(cfg)
+    device = prepared.device
     study = create_or_resume_study(spec, cfg)
     print(f"Optuna storage: {mask_url(spec.storage)}  study: {spec.study_name}", flush=True)
     tags = {
@@ -72,7 +73,7 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
         record_parent(
             study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
         )
-        exit_codes = run_workers_until_done(study, args)
+        exit_codes = run_workers_until_done(study, args, prepared=prepared)
         rows = trial_rows(study)
         complete = {r.latent_dim: r.values for r in rows if r.state == "COMPLETE"}
         if not complete:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -15,6 +16,9 @@ from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
 from benchmark.search.trials import has_work, rival_holds_size
 from benchmark.selection import SIGNALS
+
+if TYPE_CHECKING:
+    from benchmark.runner import Prepared
 
 
 @dataclass
@@ -37,15 +41,26 @@ def run_worker(args: WorkerArgs) -> None:
     from threadpoolctl import threadpool_limits
 
     from benchmark import tracking
-    from benchmark.runner import prepare, run_training
+    from benchmark.runner import prepare
 
     # `mlflow run` exported the parent's run id; a trial must never attach to it.
     os.environ.pop("MLFLOW_RUN_ID", None)
     tracking.use_tracking_uri(args.tracking_uri)
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
+    work(args, prepare(args.cfg))
+
+
+def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
+    """Train sizes of the study with ``prepared`` data until none is left.
+
+    ``in_parent``: this is the parent run's own process (a search's only local worker
+    runs there: no process start, no second data load), so trial runs nest under the
+    parent run that is active here."""
+    from benchmark import tracking
+    from benchmark.runner import run_training
+
     cfg, spec = args.cfg, args.spec
-    prepared = prepare(cfg)
     study = load_study(spec, cfg)
 
     def objective(trial: optuna.Trial) -> float:
@@ -88,6 +103,7 @@ def run_worker(args: WorkerArgs) -> None:
             on_epoch=on_epoch,
             on_start=on_start,
             progress=False,
+            nested=in_parent,
             parent_run_id=args.parent_run_id,
             experiment_id=args.experiment_id,
             early_stops=(optuna.TrialPruned,),
