@@ -258,7 +258,12 @@ class DomainFeatures:
     every one of those images."""
 
     name = "domain"
-    BATCH = 512
+    # Images per forward pass and their memory layout. Measured on 1,000 MNIST images,
+    # one CPU thread: batches of 512 in the default layout 0.71 s, batches of 128
+    # channels-last 0.2-0.3 s (oneDNN's convolutions and pooling prefer that layout and
+    # small batches stay in cache); cuDNN prefers the large batch.
+    BATCH_CPU = 128
+    BATCH_CUDA = 512
 
     def __init__(
         self,
@@ -266,7 +271,7 @@ class DomainFeatures:
         val_x: torch.Tensor | None = None,
         val_y: torch.Tensor | None = None,
     ) -> None:
-        self.model = model.eval()
+        self.model = model.eval().to(memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.val_accuracy: float | None = None
@@ -277,9 +282,12 @@ class DomainFeatures:
     @torch.no_grad()
     def _body(self, images: torch.Tensor) -> torch.Tensor:
         images = frames_as_channels(images)
-        step = self.BATCH
+        step = self.BATCH_CUDA if images.is_cuda else self.BATCH_CPU
         return torch.cat(
-            [self.model.body(images[i : i + step]) for i in range(0, len(images), step)]
+            [
+                self.model.body(images[i : i + step].contiguous(memory_format=torch.channels_last))
+                for i in range(0, len(images), step)
+            ]
         )
 
     def features(self, images: torch.Tensor) -> np.ndarray:
