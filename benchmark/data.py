@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
 
 from benchmark.cache import cache_dir, write_atomically
 from benchmark.config import RunConfig
@@ -27,6 +28,8 @@ from benchmark.errors import DataError
 # EuroSAT RGB (torchvision's layout): <data_dir>/eurosat/2750/<ClassName>/*.jpg, 64x64.
 EUROSAT_SIDE = 64
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Image folders with at least this many files show a progress bar while they are read.
+PROGRESS_MIN_FILES = 2000
 # SPRITES as its generator (github.com/YingzhenLi/Sprites) writes it and the published
 # loaders read it: one file per action and direction; the class is 3 * action + direction.
 SPRITES_ACTIONS = ("walk", "spellcard", "slash")
@@ -305,7 +308,17 @@ def read_eurosat_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     # PIL decodes outside the GIL: threads make 27,000 small JPEGs a matter of seconds.
     workers = min(16, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(lambda p: _read_eurosat_image(p, layout), paths))
+        # 27,000 JPEG decodes take tens of seconds on a small CPU: show them
+        images = list(
+            tqdm(
+                pool.map(lambda p: _read_eurosat_image(p, layout), paths),
+                total=len(paths),
+                desc="reading EuroSAT images",
+                unit="image",
+                leave=False,
+                disable=len(paths) < PROGRESS_MIN_FILES,
+            )
+        )
     x = np.stack(images).transpose(0, 3, 1, 2)  # (N, H, W, RGB) -> (N, RGB, H, W)
     return x, np.asarray(labels, dtype=np.int64), classes
 

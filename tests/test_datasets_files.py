@@ -298,3 +298,15 @@ def test_download_false_never_fetches(tmp_path, offline):
     (tmp_path / "MNIST" / "raw").mkdir(parents=True)
     _data_error(_cfg("mnist", tmp_path))
     assert offline == []
+
+
+def test_a_large_image_folder_is_read_with_a_progress_bar(tmp_path, monkeypatch, capsys):
+    import benchmark.data as data_module
+
+    write_eurosat(tmp_path, per_class=3)
+    monkeypatch.setattr(data_module, "PROGRESS_MIN_FILES", 30)  # exactly this folder
+    data_module.read_eurosat_folder(tmp_path)
+    assert "reading EuroSAT images" in capsys.readouterr().err
+    monkeypatch.setattr(data_module, "PROGRESS_MIN_FILES", 31)  # one file short
+    data_module.read_eurosat_folder(tmp_path)
+    assert "reading EuroSAT images" not in capsys.readouterr().err

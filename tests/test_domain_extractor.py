@@ -171,3 +171,17 @@ def test_training_is_deterministic_and_shows_a_progress_bar(digits_data, monkeyp
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_long_inception_passes_show_progress_and_short_ones_stay_quiet(capsys):
+    class _MeanPool(nn.Module):
+        def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+            return [x.mean(dim=(2, 3))[:, :, None, None]]
+
+    extractor = InceptionFeatures(model=_MeanPool())
+    step = extractor.CPU_BATCH
+    short = extractor.features(torch.rand(step * extractor.QUIET_BATCHES, 1, 4, 4))
+    assert "Inception features" not in capsys.readouterr().err
+    long = extractor.features(torch.rand(step * (extractor.QUIET_BATCHES + 1), 1, 4, 4))
+    assert f"Inception features of {len(long)} images" in capsys.readouterr().err
+    assert short.shape == (step * extractor.QUIET_BATCHES, 3)
