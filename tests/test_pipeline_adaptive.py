@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def test_mlflow_run_adaptive_on_digits_end_to_end(store, tmp_path):
         assert name in run.data.metrics, name
     assert run.data.metrics["final_latent_dim"] <= dims[-1]
     assert run.data.metrics["wall_clock_s"] >= run.data.metrics["train_time_s"] > 0
+    # CPU seconds of the run: some, and no more than every core busy for the whole run
+    cpu = run.data.metrics["cpu_time_s"]
+    assert 0 < cpu <= run.data.metrics["wall_clock_s"] * (os.cpu_count() or 1) + 1
     # the FIDs' noise floors and the extractor's quality, beside the FIDs
     assert run.data.metrics["val_fid_floor"] > 0 and run.data.metrics["test_fid_floor"] > 0
     for name in EXTRACTOR_PARAMS:

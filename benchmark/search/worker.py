@@ -114,6 +114,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         for name, value in outcome.test_metrics.items():
             trial.set_user_attr(name, value)
         trial.set_user_attr("wall_clock_s", outcome.wall_clock_s)
+        trial.set_user_attr("cpu_time_s", outcome.cpu_time_s)
         trial.set_user_attr("train_time_s", outcome.result.train_time_s)
         return last.val_fid
 
