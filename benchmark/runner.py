@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark import tracking
+from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits, load_dataset
 from benchmark.device import resolve_device
@@ -81,6 +82,7 @@ def run_training(
     parent_run_id: str | None = None,
     experiment_id: str | None = None,
     early_stops: tuple[type[BaseException], ...] = (),
+    resume_run_id: str | None = None,
 ) -> RunOutcome:
     """Train (adaptive when ``method == "adaptive"``, else fixed at ``latent_dim``),
     evaluate on the test split and log it all to one MLflow run.
@@ -89,10 +91,17 @@ def run_training(
     an exception of a type in ``early_stops`` ends the run KILLED instead of FAILED).
     ``on_start`` gets the run id as soon as the run exists.
     ``parent_run_id``/``experiment_id`` place the run under a run of another process.
+    The training saves a checkpoint after every epoch (``benchmark.checkpoint``), removed
+    when the run finishes; ``resume_run_id`` continues that stopped run from its
+    checkpoint, in place (same run, the next epoch's step). The wall-clock and CPU time
+    of a resumed run count this invocation only.
     """
     start, cpu_start = time.perf_counter(), process_cpu_s()
     adaptive = method == "adaptive"
     data = prepared.data
+    fingerprint = training_fingerprint(cfg, adaptive, latent_dim)
+    # a checkpoint of another training is refused before the run is touched
+    resume = load_checkpoint(checkpoint_path(resume_run_id), fingerprint) if resume_run_id else None
     with tracking.tracked_run(
         cfg,
         method,
@@ -103,6 +112,7 @@ def run_training(
         parent_run_id=parent_run_id,
         experiment_id=experiment_id,
         early_stops=early_stops,
+        resume_run_id=resume_run_id,
     ) as run:
         if on_start is not None:
             on_start(run.info.run_id)
@@ -140,6 +150,8 @@ def run_training(
             on_epoch=epoch_hook,
             progress=progress,
             probe=probe,
+            checkpoint=checkpoint_path(run.info.run_id),
+            resume=resume,
         )
         if progress:  # seconds on a large test split: say what is happening
             tqdm.write(
@@ -158,4 +170,5 @@ def run_training(
         tracking.log_metrics(
             metrics | {"train_time_s": result.train_time_s, "wall_clock_s": wall, "cpu_time_s": cpu}
         )
+        checkpoint_path(run.info.run_id).unlink(missing_ok=True)  # nothing left to resume
         return RunOutcome(run.info.run_id, result, metrics, wall, cpu)

@@ -76,6 +76,7 @@ def tracked_run(
     parent_run_id: str | None = None,
     experiment_id: str | None = None,
     early_stops: tuple[type[BaseException], ...] = (),
+    resume_run_id: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Start (or attach to) a run with tags, the resolved config as ``config.*`` params
     and as ``config.yaml``, and system metrics.
@@ -83,7 +84,8 @@ def tracked_run(
     ``parent_run_id`` makes it a child of a run of another process (a search worker's
     trial). An exception of a type in ``early_stops`` (a pruned trial) ends the run
     KILLED with the tag ``benchmark.stopped_early``; any other exception ends it FAILED
-    with the reason in ``benchmark.failure_reason``; both propagate."""
+    with the reason in ``benchmark.failure_reason``; both propagate. ``resume_run_id``
+    reopens that (stopped) run instead of starting one; its failure reason is cleared."""
     quiet_secret_tracking_uri()
     parent = mlflow.active_run()
     if nested and experiment_id is None and parent is not None:
@@ -93,13 +95,7 @@ def tracked_run(
         # there, or MLflow would refuse the name/id mismatch half way through a job.
         experiment_id = parent.info.experiment_id
     with (
-        mlflow.start_run(
-            nested=nested,
-            run_name=run_name,
-            log_system_metrics=True,
-            parent_run_id=parent_run_id,
-            experiment_id=experiment_id,
-        ) as run,
+        _start_or_resume(resume_run_id, nested, run_name, parent_run_id, experiment_id) as run,
         _ended_on_error(early_stops),
     ):
         set_tags(run_tags(cfg, method, device) | (extra_tags or {}))
@@ -108,6 +104,28 @@ def tracked_run(
         mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
         mlflow.log_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "config.yaml")
         yield run
+
+
+def _start_or_resume(
+    resume_run_id: str | None,
+    nested: bool,
+    run_name: str | None,
+    parent_run_id: str | None,
+    experiment_id: str | None,
+) -> mlflow.ActiveRun:
+    if resume_run_id is None:
+        return mlflow.start_run(
+            nested=nested,
+            run_name=run_name,
+            log_system_metrics=True,
+            parent_run_id=parent_run_id,
+            experiment_id=experiment_id,
+        )
+    # the run keeps its name, experiment and parent; it was ended when it stopped
+    client = MlflowClient()
+    if FAILURE_TAG in client.get_run(resume_run_id).data.tags:
+        client.delete_tag(resume_run_id, FAILURE_TAG)
+    return mlflow.start_run(run_id=resume_run_id, nested=nested, log_system_metrics=True)
 
 
 @contextlib.contextmanager

@@ -10,12 +10,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
+from benchmark.checkpoint import Checkpoint, training_fingerprint
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits
 from benchmark.errors import TrainingDivergedError
@@ -216,6 +218,8 @@ def train(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: bool = True,
     probe: ValidationProbe | None = None,
+    checkpoint: Path | None = None,
+    resume: Checkpoint | None = None,
 ) -> TrainResult:
     """Train one VAE on ``data`` (already on ``device``).
 
@@ -228,6 +232,10 @@ def train(
 
     Epochs are numbered from 1 in the records (the MLflow step); the controller gets
     the published trainer's 0-based number, ``epoch - 1`` (shared/ALD-VAE.md).
+
+    ``checkpoint``: a file the state is saved to after every epoch (after ``on_epoch``);
+    ``resume``: such a state, from which training continues with the next epoch exactly
+    as if it had never stopped (same random streams, same decisions).
     """
     adaptive = cfg.adaptive if adaptive is None else adaptive
     n_z = cfg.initial_latent_dim if adaptive else (latent_dim or cfg.initial_latent_dim)
@@ -254,7 +262,22 @@ def train(
     scaler = torch.amp.GradScaler(device.type) if amp_active(cfg, device) else None
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"{data.name}", unit="epoch", disable=not progress)
+    fingerprint = training_fingerprint(cfg, adaptive, n_z)
+    first = 1
+    if resume is not None:
+        model, optimizer, controller, latent_ids = _restore(resume, cfg, data, device, shuffle)
+        if scaler is not None and resume.scaler_state is not None:
+            scaler.load_state_dict(resume.scaler_state)
+        result = TrainResult(model, list(resume.history), resume.train_time_s, resume.stopped_epoch)
+        first = resume.epoch + 1
+    bar = tqdm(
+        range(first, cfg.epochs + 1),
+        desc=f"{data.name}",
+        unit="epoch",
+        initial=first - 1,
+        total=cfg.epochs,
+        disable=not progress,
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         trained_dim = model.latent_dim
@@ -306,8 +329,46 @@ def train(
         )
         if on_epoch is not None:
             on_epoch(record)
+        if checkpoint is not None:
+            Checkpoint(
+                fingerprint,
+                epoch,
+                model.latent_dim,
+                model.state_dict(),
+                optimizer.state_dict(),
+                controller,
+                latent_ids,
+                result.history,
+                result.train_time_s,
+                result.stopped_epoch,
+                shuffle.get_state(),
+                torch.get_rng_state(),
+                torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                scaler.state_dict() if scaler is not None else None,
+            ).save(checkpoint)
     bar.close()
     return result
+
+
+def _restore(
+    state: Checkpoint,
+    cfg: RunConfig,
+    data: DatasetSplits,
+    device: torch.device,
+    shuffle: torch.Generator,
+) -> tuple[MLPVAE, torch.optim.Optimizer, AldController | None, list[int]]:
+    """The model (at the checkpoint's size), optimizer, controller and latent ids of a
+    checkpoint; the random streams set to where it left them."""
+    model = build_model(data.image_shape, state.latent_dim, cfg.hidden_dim, cfg.posterior)
+    model = model.to(device)
+    model.load_state_dict(state.model_state)
+    optimizer = make_optimizer(model, cfg)
+    optimizer.load_state_dict(state.optimizer_state)
+    shuffle.set_state(state.shuffle_rng)
+    torch.set_rng_state(state.torch_rng)
+    if state.cuda_rng and device.type == "cuda":
+        torch.cuda.set_rng_state_all(state.cuda_rng)
+    return model, optimizer, state.controller, list(state.latent_ids)
 
 
 def history_table(history: list[EpochRecord]) -> list[dict]:

@@ -17,6 +17,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # not slow down by 10-20x when another process holds one of the two cores.
 torch.set_num_threads(1)
 
+from benchmark.checkpoint import CHECKPOINT_ENV  # noqa: E402
 from benchmark.config import RunConfig, resolve_config  # noqa: E402
 from benchmark.data import DatasetSplits, load_dataset  # noqa: E402
 from benchmark.metrics.features import CACHE_ENV, make_feature_extractor  # noqa: E402
@@ -48,6 +49,8 @@ def domain_cache(tmp_path_factory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("ald_cache")
     mp = pytest.MonkeyPatch()
     mp.setenv(CACHE_ENV, str(folder))
+    # and the runs' checkpoints out of the work tree
+    mp.setenv(CHECKPOINT_ENV, str(tmp_path_factory.mktemp("checkpoints")))
     mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     yield folder
     mp.undo()

@@ -1,0 +1,85 @@
+"""A training's state at the end of an epoch, saved so that a stopped run continues
+where it stopped: the model at its current size, the optimizer's state, the controller,
+every random stream, the history so far, and a fingerprint of what is being trained.
+
+Written atomically (a kill during a save leaves the previous epoch's file), to
+``<checkpoint root>/<MLflow run id>.pt``; the root is ``$ALD_BENCHMARK_CHECKPOINTS`` or
+``checkpoints/`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.adaptive import AldController
+from benchmark.cache import write_atomically
+from benchmark.config import RunConfig
+from benchmark.errors import ConfigError
+
+CHECKPOINT_ENV = "ALD_BENCHMARK_CHECKPOINTS"
+# Settings that do not change what is trained: where it runs and where data come from.
+NOT_TRAINING = ("device", "data_dir", "latent_sizes", "download")
+
+
+def checkpoint_root() -> Path:
+    """Folder of the checkpoints (``$ALD_BENCHMARK_CHECKPOINTS`` overrides)."""
+    return Path(os.environ.get(CHECKPOINT_ENV) or "checkpoints")
+
+
+def checkpoint_path(run_id: str) -> Path:
+    """Where the checkpoint of MLflow run ``run_id`` is kept."""
+    return checkpoint_root() / f"{run_id}.pt"
+
+
+def training_fingerprint(cfg: RunConfig, adaptive: bool, latent_dim: int | None) -> str:
+    """Hash of everything that decides what a training computes (not where it runs)."""
+    data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING}
+    size = None if adaptive else (latent_dim or cfg.initial_latent_dim)
+    data |= {"adaptive": adaptive, "latent_dim": size}
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    """The state after epoch ``epoch`` (1-based, as in the records)."""
+
+    fingerprint: str
+    epoch: int
+    latent_dim: int
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any]
+    controller: AldController | None
+    latent_ids: list[int]
+    history: list[Any]  # EpochRecords (benchmark.train imports this module, not back)
+    train_time_s: float
+    stopped_epoch: int | None
+    shuffle_rng: torch.Tensor
+    torch_rng: torch.Tensor
+    cuda_rng: list[torch.Tensor] = field(default_factory=list)
+    scaler_state: dict[str, Any] | None = None
+
+    def save(self, path: Path) -> None:
+        """Write this checkpoint to ``path`` atomically."""
+        write_atomically(path, lambda tmp: torch.save(self.__dict__, tmp))
+
+
+def load_checkpoint(path: Path, fingerprint: str) -> Checkpoint:
+    """The checkpoint at ``path``; refused with one line when it was made by a training
+    of another configuration."""
+    if not path.exists():
+        raise ConfigError(f"no checkpoint to resume from at {path}")
+    # our own file, holding the controller and the records: not weights only
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"checkpoint {path} was made by a training with another configuration; resume "
+            "with the parameters of the interrupted run, or start a new run"
+        )
+    return Checkpoint(**state)
