@@ -10,8 +10,11 @@ Runs land in experiment ``verdict-<dataset>`` of the tracking store in
 ``$MLFLOW_TRACKING_URI`` (default ``sqlite:///measurements/mlflow.db``), studies in
 ``--storage`` (default ``sqlite:///measurements/optuna-studies.db``); ``measurements/``
 is ignored by git, so a later session continues where this one stopped. Every step
-that already has a FINISHED run is skipped; a search resumes from its study. A run of a
-step that was killed (left RUNNING) is ended FAILED before the step runs again. The
+that already has a FINISHED run is skipped; a search resumes from its study (a killed
+trial's retry continues from the trial's checkpoint). A run of a step that was killed
+continues from its last checkpoint (``$ALD_BENCHMARK_CHECKPOINTS``, default
+``measurements/checkpoints``), in place; without one it is ended FAILED and the step
+runs again. The
 report is rewritten after every step (``reports/verdict-<dataset>.pdf``).
 """
 
@@ -25,12 +28,14 @@ from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///measurements/mlflow.db")
+os.environ.setdefault("ALD_BENCHMARK_CHECKPOINTS", "measurements/checkpoints")
 
 import mlflow  # noqa: E402
 import torch  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from benchmark import tracking  # noqa: E402
+from benchmark.checkpoint import checkpoint_path  # noqa: E402
 from benchmark.config import RunConfig, parse_int_list, resolve_config  # noqa: E402
 from benchmark.report.collect import RETRAIN_ROLE  # noqa: E402
 from benchmark.report.write import generate_report  # noqa: E402
@@ -43,12 +48,25 @@ def runs(client: MlflowClient, experiment_id: str, query: str) -> list:
     return client.search_runs([experiment_id], filter_string=query, max_results=1000)
 
 
-def end_stale(client: MlflowClient, experiment_id: str, query: str) -> None:
+def end_stale(client: MlflowClient, experiment_id: str, query: str, keep: str | None) -> None:
     """End RUNNING runs of a step whose process is gone (this driver is the only writer
-    of its experiment) as FAILED, so they are never mistaken for live ones."""
+    of its experiment) as FAILED, so they are never mistaken for live ones; ``keep`` is
+    the one about to be resumed."""
     for run in runs(client, experiment_id, query + " and attributes.status = 'RUNNING'"):
+        if run.info.run_id == keep:
+            continue
         tracking.mark_run_failed(run.info.run_id, "process vanished (verdict driver restarted)")
         print(f"ended stale run {run.info.run_id} FAILED", flush=True)
+
+
+def resumable(client: MlflowClient, experiment_id: str, query: str) -> str | None:
+    """The newest stopped run of a step (left RUNNING by a killed driver, or ended FAILED)
+    that has a checkpoint to continue from."""
+    for status in ("RUNNING", "FAILED"):
+        for run in runs(client, experiment_id, query + f" and attributes.status = '{status}'"):
+            if checkpoint_path(run.info.run_id).exists():
+                return run.info.run_id
+    return None
 
 
 def finished(client: MlflowClient, experiment_id: str, query: str):
@@ -62,8 +80,13 @@ def step_adaptive(client, exp_id: str, cfg: RunConfig, prepared) -> str:
     if done:
         print(f"seed {cfg.seed}: adaptive done ({done.info.run_id})", flush=True)
         return done.info.run_id
-    end_stale(client, exp_id, query)
-    out = run_training(cfg, prepared, "adaptive", run_name=f"adaptive seed={cfg.seed}")
+    resume = resumable(client, exp_id, query)
+    if resume:
+        print(f"seed {cfg.seed}: adaptive run {resume} continues from its checkpoint", flush=True)
+    end_stale(client, exp_id, query, keep=resume)
+    out = run_training(
+        cfg, prepared, "adaptive", run_name=f"adaptive seed={cfg.seed}", resume_run_id=resume
+    )
     return out.run_id
 
 
@@ -75,7 +98,10 @@ def step_retrain(client, exp_id: str, cfg: RunConfig, prepared, adaptive_id: str
     if finished(client, exp_id, query):
         print(f"seed {cfg.seed}: retrain done", flush=True)
         return
-    end_stale(client, exp_id, query)
+    resume = resumable(client, exp_id, query)
+    if resume:
+        print(f"seed {cfg.seed}: retrain {resume} continues from its checkpoint", flush=True)
+    end_stale(client, exp_id, query, keep=resume)
     size = int(client.get_run(adaptive_id).data.metrics["final_latent_dim"])
     run_training(
         cfg,
@@ -84,6 +110,7 @@ def step_retrain(client, exp_id: str, cfg: RunConfig, prepared, adaptive_id: str
         latent_dim=size,
         run_name=f"retrain latent_dim={size} seed={cfg.seed}",
         extra_tags={"benchmark.role": RETRAIN_ROLE, "benchmark.retrain_of": adaptive_id},
+        resume_run_id=resume,
     )
 
 
@@ -93,7 +120,7 @@ def step_search(client, exp_id: str, cfg: RunConfig, search: str, storage: str) 
     if finished(client, exp_id, query):
         print(f"seed {cfg.seed}: {search} search done ({name})", flush=True)
         return
-    end_stale(client, exp_id, query)
+    end_stale(client, exp_id, query, keep=None)
     spec = SearchSpec(
         latent_sizes=list(cfg.latent_sizes),
         storage=storage,

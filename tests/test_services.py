@@ -172,9 +172,16 @@ def _assert_killed_trial_retried(study: optuna.Study, victim: FrozenTrial, uri: 
     retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert retries[0].params == killed.params
-    dead = MlflowClient(uri).get_run(killed.user_attrs["mlflow_run_id"])
-    assert dead.info.status == "FAILED"
-    assert "worker died" in dead.data.tags[tracking.FAILURE_TAG]
+    # killed after two epochs, so with a checkpoint: the retry continued the killed
+    # trial's run in place, every epoch logged, and finished it
+    run_id = killed.user_attrs["mlflow_run_id"]
+    assert retries[0].user_attrs["mlflow_run_id"] == run_id
+    client = MlflowClient(uri)
+    resumed = client.get_run(run_id)
+    assert resumed.info.status == "FINISHED"
+    assert tracking.FAILURE_TAG not in resumed.data.tags
+    steps = {m.step for m in client.get_metric_history(run_id, "latent_dim")}
+    assert steps == set(range(1, int(resumed.data.params["config.epochs"]) + 1))
 
 
 def test_compose_tracking_server_accepts_the_compose_host_only(services):

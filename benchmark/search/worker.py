@@ -12,6 +12,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
+from benchmark.errors import ConfigError
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
 from benchmark.search.trials import has_work, rival_holds_size
@@ -33,6 +34,24 @@ class WorkerArgs:
     threads: int
     # the run of the `worker` entry point that started this process ("" under a parent)
     worker_run_id: str = ""
+
+
+def _resumable(trial: optuna.Trial, dead_run: str, cfg: RunConfig, size: int) -> str | None:
+    """``dead_run`` when this machine holds its checkpoint (the stale trial this one
+    retries trained here): the retry continues that run, and the epochs it already
+    trained are reported to this trial again, so that the pruner sees them."""
+    from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+
+    path = checkpoint_path(dead_run)
+    if not path.exists():
+        return None
+    try:
+        state = load_checkpoint(path, training_fingerprint(cfg, False, size))
+    except ConfigError:
+        return None
+    for record in state.history:
+        trial.report(record.val_fid, record.epoch)
+    return dead_run
 
 
 def run_worker(args: WorkerArgs) -> None:
@@ -70,7 +89,8 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             study.stop()
             raise optuna.TrialPruned(f"size {size} is already taken by another trial")
         dead_run = trial.user_attrs.get("mlflow_run_id")  # copied from a stale trial
-        if dead_run:
+        resume = _resumable(trial, dead_run, cfg, size) if dead_run else None
+        if dead_run and resume is None:
             tracking.mark_run_failed(
                 dead_run, f"worker died during trial; retried as trial {trial.number}"
             )
@@ -107,6 +127,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             parent_run_id=args.parent_run_id,
             experiment_id=args.experiment_id,
             early_stops=(optuna.TrialPruned,),
+            resume_run_id=resume,
         )
         last = outcome.result.history[-1]
         for name in SIGNALS:  # trial user attributes the parent selects from
