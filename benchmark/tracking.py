@@ -11,7 +11,10 @@ import contextlib
 import io
 import json
 import os
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.config import RunConfig
 from benchmark.grids import save_grid
+from benchmark.interrupts import RunInterrupted
 from benchmark.masking import mask_secrets
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
@@ -30,6 +34,19 @@ from benchmark.signals import ImageGrids
 from benchmark.train import EpochRecord, history_table
 
 FAILURE_TAG = "benchmark.failure_reason"
+# Liveness of a run while it is RUNNING: where its process is ("host:pid") and when it
+# last beat (seconds since the epoch). A run whose process vanished (SIGKILL, power loss,
+# out-of-memory kill) is ended FAILED by the next entry point on the same experiment.
+PROCESS_TAG = "benchmark.process"
+HEARTBEAT_TAG = "benchmark.heartbeat"
+# On the run `mlflow run` creates for `-P resume_run_id=ID`: the run it continues.
+CONTINUES_TAG = "benchmark.continues_run"
+HEARTBEAT_S = 30
+# A run whose process is on another machine (or whose pid was reused) is judged by its
+# beat: silent this long, it is gone.
+VANISHED_AFTER_S = 5 * HEARTBEAT_S
+# Runs of this process ended KILLED by a signal, innermost first.
+_interrupted: list[str] = []
 STOPPED_EARLY_TAG = "benchmark.stopped_early"
 # `worker`: the run of a worker that joined a search from another machine (pipelines.worker)
 METHODS = ("adaptive", "gridsearch", "fixed", "report", "worker")
@@ -97,8 +114,12 @@ def tracked_run(
     with (
         _start_or_resume(resume_run_id, nested, run_name, parent_run_id, experiment_id) as run,
         _ended_on_error(early_stops),
+        contextlib.ExitStack() as stack,
     ):
-        set_tags(run_tags(cfg, method, device) | (extra_tags or {}))
+        set_tags(run_tags(cfg, method, device) | (extra_tags or {}) | {PROCESS_TAG: _process()})
+        stack.enter_context(RunHeartbeat(run.info.run_id))
+        if not nested and parent_run_id is None:  # a top-level run: its experiment's turn
+            reap_quietly(run.info.experiment_id, keep={run.info.run_id})
         # Prefixed: `mlflow run` has already logged the raw entry-point parameters
         # (empty strings for "preset default"), and MLflow forbids changing a param.
         mlflow.log_params({f"config.{k}": v for k, v in cfg.to_params().items()})
@@ -135,6 +156,11 @@ def _ended_on_error(early_stops: tuple[type[BaseException], ...] = ()) -> Iterat
     the exception propagates."""
     try:
         yield
+    except RunInterrupted as exc:
+        _interrupted.append(mlflow.active_run().info.run_id)
+        mlflow.set_tag(FAILURE_TAG, str(exc))
+        mlflow.end_run("KILLED")
+        raise
     except early_stops as exc:
         mlflow.set_tag(STOPPED_EARLY_TAG, _one_line(str(exc) or type(exc).__name__))
         mlflow.end_run("KILLED")
@@ -170,6 +196,130 @@ def experiment_name_of(run: mlflow.ActiveRun) -> str:
 def log_file(path: Path | str, folder: str | None = None) -> None:
     """A local file as an artifact of the active run."""
     mlflow.log_artifact(str(path), folder)
+
+
+def _process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunHeartbeat:
+    """Beat for ``run_id`` (tag ``benchmark.heartbeat``) every ``interval_s`` seconds in
+    a background thread while the ``with`` block runs."""
+
+    def __init__(self, run_id: str, interval_s: float = HEARTBEAT_S) -> None:
+        self._run_id = run_id
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        MlflowClient().set_tag(self._run_id, HEARTBEAT_TAG, f"{time.time():.0f}")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._beat()
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                continue
+
+    def __enter__(self) -> RunHeartbeat:
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _on_this_host(process: str) -> bool:
+    host, _, pid = process.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit()
+
+
+def _pid_gone(process: str) -> bool:
+    """Whether ``host:pid`` (of this machine) names a process that no longer exists."""
+    pid = process.rpartition(":")[2]
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists: another user's
+        return False
+    return False
+
+
+def _last_epoch(client: MlflowClient, run_id: str) -> int:
+    history = client.get_metric_history(run_id, "latent_dim")
+    return max((m.step for m in history), default=0)
+
+
+def reap_vanished_runs(experiment_id: str, keep: set[str] | None = None) -> list[str]:
+    """End FAILED every RUNNING run of the experiment whose process this project recorded
+    and is gone: on this machine, its pid no longer exists; on another, it has not beaten
+    for ``VANISHED_AFTER_S``. Runs in ``keep`` are left alone. Returns their ids."""
+    client = MlflowClient()
+    now = time.time()
+    ended = []
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in running:
+        tags = run.data.tags
+        if run.info.run_id in (keep or set()) or PROCESS_TAG not in tags:
+            continue
+        process = tags[PROCESS_TAG]
+        beat = float(tags.get(HEARTBEAT_TAG, run.info.start_time / 1000))
+        # here the pid says it (a live process with a late beat is only slow); elsewhere
+        # only the beat can
+        gone = _pid_gone(process) if _on_this_host(process) else now - beat > VANISHED_AFTER_S
+        if not gone:
+            continue
+        epoch = _last_epoch(client, run.info.run_id)
+        mark_run_failed(run.info.run_id, f"process vanished, last epoch {epoch}")
+        ended.append(run.info.run_id)
+    return ended
+
+
+def reap_quietly(experiment_id: str, keep: set[str]) -> None:
+    """:func:`reap_vanished_runs`, one line per run it ends; never stops the caller (a
+    store it cannot read is for the caller's own work to report)."""
+    try:
+        ended = reap_vanished_runs(experiment_id, keep)
+    except Exception:  # noqa: BLE001 - reaping is a courtesy to earlier commands
+        return
+    for run_id in ended:
+        print(f"run {run_id} was RUNNING but its process is gone: ended FAILED", flush=True)
+
+
+@contextlib.contextmanager
+def entry_run_liveness(run_id: str | None) -> Iterator[None]:
+    """While the block runs, the run ``mlflow run`` created (if any) records its
+    process and beats, so that it is reaped if this process dies before a tracked run
+    attaches to it (data loading, extractor training)."""
+    if run_id is None:
+        yield
+        return
+    MlflowClient().set_tag(run_id, PROCESS_TAG, _process())
+    with RunHeartbeat(run_id):
+        yield
+
+
+def note_continuation(run_id: str | None, resumed_run_id: str) -> None:
+    """Tag the run ``mlflow run`` created for a resuming invocation with the run it
+    continues (the work itself is logged to that run, in place)."""
+    if run_id is not None and run_id != resumed_run_id:
+        MlflowClient().set_tag(run_id, CONTINUES_TAG, resumed_run_id)
+
+
+def end_interrupted(run_id: str | None, reason: str) -> str | None:
+    """After a signal: end the entry point's run KILLED if it still runs (no tracked run
+    had attached to it yet), and return the outermost run the signal stopped."""
+    if run_id is not None and run_status(run_id) == "RUNNING":
+        client = MlflowClient()
+        client.set_tag(run_id, FAILURE_TAG, reason)
+        client.set_terminated(run_id, "KILLED")
+    return _interrupted[-1] if _interrupted else run_id
 
 
 def mark_run_failed(run_id: str, reason: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from benchmark import tracking
 from benchmark.config import resolve_config
 from benchmark.runner import prepare, run_training
 from pipelines.cli import parse_params, run_entry_point
@@ -22,15 +23,21 @@ PARAMETERS = (
     "download",
     "amp",
     "fid_samples",
+    "resume_run_id",
 )
+# printed when a signal stops the run
+RESUME_HINT = "To continue it, run the same command with -P resume_run_id={run_id}"
 
 
 def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
+    resume = params.pop("resume_run_id", "") or None
     cfg = resolve_config(preset, params | {"adaptive": "true"})
     prepared = prepare(cfg)
-    outcome = run_training(cfg, prepared, "adaptive")
+    if resume:
+        tracking.note_continuation(tracking.env_run_id(), resume)
+    outcome = run_training(cfg, prepared, "adaptive", resume_run_id=resume)
     m = outcome.test_metrics
     print(
         f"adaptive run {outcome.run_id}: final latent size {int(m['final_latent_dim'])}, "
@@ -41,4 +48,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_entry_point(main))
+    sys.exit(run_entry_point(main, resume_hint=RESUME_HINT))

@@ -31,6 +31,13 @@ PARAMETERS = (
 )
 
 
+# printed when a signal stops the search
+RESUME_HINT = (
+    "To continue, run the same command again: finished sizes are kept and the "
+    "interrupted ones continue from their checkpoints"
+)
+
+
 def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
@@ -51,4 +58,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_entry_point(main))
+    sys.exit(run_entry_point(main, resume_hint=RESUME_HINT))

@@ -55,18 +55,37 @@ def bool_param(params: dict[str, str], name: str) -> bool:
     return text == "true"
 
 
-def run_entry_point(main: Callable[[list[str]], None], argv: list[str] | None = None) -> int:
-    """Run ``main``; a :class:`BenchmarkError` prints one line to stderr and exits 2,
-    after ending the run that ``mlflow run`` created (if any) as FAILED with the reason."""
-    from benchmark import tracking
+def run_entry_point(
+    main: Callable[[list[str]], None],
+    argv: list[str] | None = None,
+    resume_hint: str = "",
+) -> int:
+    """Run ``main`` as an entry point.
 
+    While ``main`` runs, the run that ``mlflow run`` created (if any) records its process
+    and beats (a top-level run ends the runs of its experiment whose process vanished:
+    ``benchmark.tracking.tracked_run``). A :class:`BenchmarkError` prints one line to
+    stderr and exits 2, after ending that run FAILED with the reason. SIGINT and SIGTERM
+    end every run being tracked KILLED (``benchmark.interrupts``), print one line (with
+    ``resume_hint``, where ``{run_id}`` is the stopped run) and exit 128 + the signal's
+    number."""
+    from benchmark import tracking
+    from benchmark.interrupts import RunInterrupted, raise_on_signals
+
+    raise_on_signals()
+    run_id = tracking.env_run_id()
     try:
-        main(sys.argv[1:] if argv is None else argv)
+        with tracking.entry_run_liveness(run_id):
+            main(sys.argv[1:] if argv is None else argv)
     except BenchmarkError as exc:
         message = str(exc)
         print(f"error: {message}", file=sys.stderr)
-        run_id = tracking.env_run_id()
         if run_id is not None:
             tracking.mark_run_failed(run_id, message)
         return EXIT_BAD_INPUT
+    except RunInterrupted as exc:
+        stopped = tracking.end_interrupted(run_id, str(exc))
+        hint = resume_hint.format(run_id=stopped) if stopped and resume_hint else ""
+        print(f"{exc}: run {stopped or '(none yet)'} ended KILLED. {hint}".strip(), file=sys.stderr)
+        return exc.exit_code
     return 0

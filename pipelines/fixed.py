@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import sys
 
+from benchmark import tracking
 from benchmark.config import parse_int_list, resolve_config
 from benchmark.errors import ConfigError
 from benchmark.runner import prepare, run_training
 from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
+from pipelines.adaptive import RESUME_HINT
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = tuple(p for p in ADAPTIVE_PARAMETERS if p != "prune_order") + ("latent_dim",)
@@ -21,8 +23,12 @@ def main(argv: list[str]) -> None:
         raise ConfigError("latent_dim is required for a fixed-size run (an integer >= 1)")
     (latent_dim,) = parse_int_list(params.pop("latent_dim"), "latent_dim")
     preset = params.pop("preset", "") or "quick"
+    resume = params.pop("resume_run_id", "") or None
     cfg = resolve_config(preset, params | {"adaptive": "false"})
-    outcome = run_training(cfg, prepare(cfg), "fixed", latent_dim=latent_dim)
+    prepared = prepare(cfg)
+    if resume:
+        tracking.note_continuation(tracking.env_run_id(), resume)
+    outcome = run_training(cfg, prepared, "fixed", latent_dim=latent_dim, resume_run_id=resume)
     m = outcome.test_metrics
     print(
         f"fixed run {outcome.run_id}: latent size {latent_dim}, "
@@ -33,4 +39,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_entry_point(main))
+    sys.exit(run_entry_point(main, resume_hint=RESUME_HINT))

@@ -28,9 +28,15 @@ import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.search.rows import TrialRow, per_size_table, trial_cost_s, trial_rows
-from benchmark.search.spec import PARAM, SearchSpec, config_fingerprint, derive_study_name
+from benchmark.search.spec import (
+    MAX_ROUNDS,
+    PARAM,
+    SearchSpec,
+    config_fingerprint,
+    derive_study_name,
+)
 from benchmark.search.study import create_or_resume_study
-from benchmark.search.trials import has_work, pending_sizes
+from benchmark.search.trials import has_work, missing_sizes, pending_sizes
 from benchmark.selection import SIGNALS, select_latent_dim
 from pipelines import gridsearch
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
@@ -189,7 +195,8 @@ def test_pending_sizes_has_work_and_trial_rows():
     assert has_work(study, [2, 4, 8])
     study.add_trial(_trial(2, TrialState.COMPLETE, val_fid=3.0, mlflow_run_id="r2"))
     study.add_trial(_trial(4, TrialState.PRUNED, mlflow_run_id="r4"))
-    study.add_trial(_trial(8, TrialState.FAIL, worker_host="h"))
+    study.set_user_attr("parent_run_id", "now")  # the search invocation running now
+    study.add_trial(_trial(8, TrialState.FAIL, worker_host="h", search_run_id="now"))
     study.add_trial(_trial(16, TrialState.PRUNED, surplus=True))  # took nothing
     assert pending_sizes(study, [2, 4, 8, 16]) == [16]
     assert has_work(study, [2, 4, 8, 16])
@@ -208,6 +215,25 @@ def test_pending_sizes_has_work_and_trial_rows():
     assert [r.mlflow_run_id for r in rows] == ["r2", "r4", ""]
     assert rows[0].values == {"val_fid": 3.0}
     assert rows[2].values == {}  # a string attribute is not a value
+
+
+def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():
+    study = optuna.create_study()
+    study.set_user_attr("parent_run_id", "now")
+    study.add_trial(_trial(2, TrialState.COMPLETE))
+    study.add_trial(_trial(4, TrialState.PRUNED))
+    study.add_trial(_trial(8, TrialState.FAIL, search_run_id="now"))
+    # failed in this invocation: not again now (a failure would repeat for ever)
+    assert pending_sizes(study, [2, 4, 8]) == []
+    assert missing_sizes(study, [2, 4, 8]) == [8]
+    # the next invocation trains it again; pruned and complete sizes are results
+    study.set_user_attr("parent_run_id", "next")
+    assert pending_sizes(study, [2, 4, 8]) == [8]
+    # until the size has failed MAX_ROUNDS times
+    for _ in range(MAX_ROUNDS - 1):
+        study.add_trial(_trial(8, TrialState.FAIL, search_run_id="earlier"))
+    assert pending_sizes(study, [2, 4, 8]) == []
+    assert missing_sizes(study, [2, 4, 8]) == [8]
 
 
 def test_trial_cost_runs_to_completion_or_last_sign_of_life():

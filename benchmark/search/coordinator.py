@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial
 
+from benchmark.interrupts import RunInterrupted
 from benchmark.liveness import fail_dead_worker_runs
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import has_work, recover_stale_trials, running_trials, trial_size
@@ -21,13 +22,29 @@ if TYPE_CHECKING:
     from benchmark.runner import Prepared
 
 
+# Seconds a stopped worker gets to end its trial's run before it is killed.
+WORKER_STOP_S = 15
+
+
 def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join()
+    try:
+        for p in procs:
+            p.join()
+    except RunInterrupted:
+        # this process was stopped (a Ctrl-C reaches the workers too, a `kill` of this
+        # pid does not): every worker ends its trial's run KILLED, then this one unwinds
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(WORKER_STOP_S)
+            if p.is_alive():
+                p.kill()
+        raise
     return [p.exitcode for p in procs]
 
 

@@ -15,6 +15,7 @@ from benchmark.search.coordinator import run_workers_until_done, threads_per_wor
 from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
 from benchmark.search.spec import SearchSpec
 from benchmark.search.study import create_or_resume_study, record_parent
+from benchmark.search.trials import missing_sizes
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
 
@@ -74,6 +75,13 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
             study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
         )
         exit_codes = run_workers_until_done(study, args, prepared=prepared)
+        missing = missing_sizes(study, spec.latent_sizes)
+        if missing:  # never a selection from part of the grid
+            raise BenchmarkError(
+                f"sizes {', '.join(map(str, missing))} of study {spec.study_name!r} did not "
+                "finish (failed or interrupted) and nothing was selected; run the same "
+                "command again to train them"
+            )
         rows = trial_rows(study)
         complete = {r.latent_dim: r.values for r in rows if r.state == "COMPLETE"}
         if not complete:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.search.spec import PARAM, RIVAL_WAIT_S
+from benchmark.search.spec import MAX_ROUNDS, PARAM, RIVAL_WAIT_S
+
+# The trial user attribute naming the search invocation (its parent run) that ran it.
+SEARCH_RUN_ATTR = "search_run_id"
 
 
 def trial_size(trial: FrozenTrial) -> int | None:
@@ -28,15 +32,38 @@ def is_surplus(trial: FrozenTrial) -> bool:
     return bool(trial.user_attrs.get("surplus"))
 
 
+def _takes_its_size(trial: FrozenTrial, search_run_id: str | None, failures: Counter) -> bool:
+    if is_surplus(trial) or trial_size(trial) is None:
+        return False
+    if trial.state != TrialState.FAIL:
+        return True
+    # A failed size is trained again by the next invocation of the search (not by this
+    # one, which would repeat a failure for ever), until it has failed MAX_ROUNDS times.
+    this_search = (
+        search_run_id is not None and trial.user_attrs.get(SEARCH_RUN_ATTR) == search_run_id
+    )
+    return this_search or failures[trial_size(trial)] >= MAX_ROUNDS
+
+
 def pending_sizes(study: optuna.Study, sizes: list[int]) -> list[int]:
-    """Sizes that no trial has taken yet (a finished, failed, running or queued trial
-    takes its size; a surplus trial takes nothing)."""
-    taken = {
-        trial_size(t)
-        for t in study.get_trials(deepcopy=False)
-        if not is_surplus(t) and trial_size(t) is not None
-    }
+    """Sizes that no trial has taken yet. A finished, pruned, running or queued trial
+    takes its size; a surplus trial takes nothing; a failed trial only during the
+    search invocation it failed in (the study's ``parent_run_id``)."""
+    trials = study.get_trials(deepcopy=False)
+    search_run_id = study.user_attrs.get("parent_run_id")
+    failures = Counter(trial_size(t) for t in trials if t.state == TrialState.FAIL)
+    taken = {trial_size(t) for t in trials if _takes_its_size(t, search_run_id, failures)}
     return [s for s in sizes if s not in taken]
+
+
+def missing_sizes(study: optuna.Study, sizes: list[int]) -> list[int]:
+    """Sizes without a result: no trial of theirs COMPLETE or pruned by the pruner."""
+    done = {
+        trial_size(t)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if not is_surplus(t)
+    }
+    return [s for s in sizes if s not in done]
 
 
 def has_work(study: optuna.Study, sizes: list[int]) -> bool:

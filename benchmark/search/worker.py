@@ -4,6 +4,7 @@ none is left (the objective, the pruner's hook and the trial's user attributes).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,9 +14,10 @@ from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
+from benchmark.interrupts import RunInterrupted, raise_on_signals
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
-from benchmark.search.trials import has_work, rival_holds_size
+from benchmark.search.trials import SEARCH_RUN_ATTR, has_work, rival_holds_size
 from benchmark.selection import SIGNALS
 
 if TYPE_CHECKING:
@@ -64,10 +66,14 @@ def run_worker(args: WorkerArgs) -> None:
 
     # `mlflow run` exported the parent's run id; a trial must never attach to it.
     os.environ.pop("MLFLOW_RUN_ID", None)
+    raise_on_signals()
     tracking.use_tracking_uri(args.tracking_uri)
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
-    work(args, prepare(args.cfg))
+    try:
+        work(args, prepare(args.cfg))
+    except RunInterrupted as exc:  # its trial's run is ended KILLED; no traceback
+        sys.exit(exc.exit_code)
 
 
 def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
@@ -94,6 +100,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             tracking.mark_run_failed(
                 dead_run, f"worker died during trial; retried as trial {trial.number}"
             )
+        trial.set_user_attr(SEARCH_RUN_ATTR, args.parent_run_id)
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
         if args.worker_run_id:
