@@ -9,6 +9,7 @@ point exits with one line and the shell's code for the signal (128 + its number)
 
 from __future__ import annotations
 
+import logging
 import signal
 from types import FrameType
 
@@ -30,12 +31,48 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+_state: dict[str, int | None] = {"signum": None}
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    """A second signal while the first one's runs end: nothing (SIGKILL still stops
+    everything, and the next command reaps what it leaves). A Python no-op rather than
+    SIG_IGN, which makes Python report a signal "ignored due to race condition"."""
+
+
 def _raise(signum: int, _frame: FrameType | None) -> None:
-    # the runs end while the exception unwinds: a second Ctrl-C must not cut that short
-    # (SIGKILL still stops everything, and the next command reaps what it leaves)
     for sig in SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+        signal.signal(sig, _ignore)
+    _state["signum"] = signum
     raise RunInterrupted(signum)
+
+
+def interrupted() -> bool:
+    """Whether a signal has stopped this process."""
+    return _state["signum"] is not None
+
+
+def check() -> None:
+    """Raise :class:`RunInterrupted` again if a signal came: the handler's own exception
+    can land in code that swallows it (a garbage collector's callback), so long loops
+    call this, once per step."""
+    if _state["signum"] is not None:
+        raise RunInterrupted(_state["signum"])
+
+
+def mute_when_interrupted(logger_name: str) -> None:
+    """Drop the records of logger ``logger_name`` (and its children) once a signal has
+    stopped this process: Optuna, for one, logs each trial the stop ends as a failure,
+    with a traceback, where the user asked for a stop and gets one line."""
+    handlers = logging.getLogger(logger_name).handlers
+    for handler in handlers:
+        if not any(isinstance(f, _MuteWhenInterrupted) for f in handler.filters):
+            handler.addFilter(_MuteWhenInterrupted())
+
+
+class _MuteWhenInterrupted(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not interrupted()
 
 
 def raise_on_signals() -> None:

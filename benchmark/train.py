@@ -16,6 +16,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from benchmark import interrupts
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
 from benchmark.checkpoint import Checkpoint, training_fingerprint
 from benchmark.config import RunConfig
@@ -190,6 +191,7 @@ def train_one_epoch(
             scaler.update()
         # accumulate on the device: no host sync per batch
         total += loss.detach() * xb.shape[0]
+        interrupts.check()
     return float(total) / x.shape[0]
 
 

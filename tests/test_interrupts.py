@@ -151,3 +151,97 @@ def test_a_signalled_run_ends_cleanly_and_resumes_to_the_same_end(sig, uninterru
     final = _final(client, run_id)
     assert final["final_latent_dim"] == uninterrupted["final_latent_dim"]
     assert final == pytest.approx(uninterrupted, rel=1e-5)
+
+
+# --- a grid search stopped by a signal, then run again ---------------------------------
+
+SEARCH_SIZES = (2, 4, 8)
+
+
+def _search_command(storage: str) -> list[str]:
+    args = {
+        "dataset": "digits",
+        "latent_sizes": ",".join(map(str, SEARCH_SIZES)),
+        "epochs": "6",
+        "device": "cpu",
+        "fid_samples": "100",
+        "storage": storage,
+        "study_name": "stopped",
+        "n_workers": "2",
+        "heartbeat_interval": "1",
+        "grace_period": "3",
+    }
+    return module_command("pipelines.gridsearch", args)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGKILL, True)],
+    ids=["ctrl-c to the group", "sigterm to the parent", "sigkill to the group"],
+)
+def test_a_stopped_search_leaves_nothing_running_and_loses_no_size(sig, group, tmp_path):
+    import optuna
+    from commands import wait_for_running_trial
+    from optuna.trial import TrialState
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    env = subprocess_env(uri)
+    client = MlflowClient(uri)
+    proc = subprocess.Popen(
+        _search_command(storage),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell job has
+    )
+    victim = wait_for_running_trial(storage, "stopped", min_epochs=1)
+    started = time.monotonic()
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=90)
+    stopped_in = time.monotonic() - started
+    worker = int(victim.user_attrs["worker_pid"])
+    deadline = time.monotonic() + 30
+    while _pid_alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _pid_alive(worker), "a worker outlived its search"
+    statuses = {r.info.run_id: r.info.status for r in client.search_runs(["0"])}
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert stopped_in < 30
+        assert proc.returncode == 128 + sig, out[-3000:]
+        assert "Traceback" not in out
+        assert "ended KILLED. To continue, run the same command again" in out
+        assert "RUNNING" not in statuses.values(), statuses
+        assert statuses[victim.user_attrs["mlflow_run_id"]] == "KILLED"
+
+    again = subprocess.run(
+        _search_command(storage), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = optuna.load_study(study_name="stopped", storage=storage)
+    complete = sorted(
+        t.params["latent_dim"] for t in study.trials if t.state == TrialState.COMPLETE
+    )
+    assert complete == list(SEARCH_SIZES)
+    runs = client.search_runs(["0"])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    parents = [r for r in runs if r.data.tags.get("benchmark.method") == "gridsearch"]
+    assert sorted(r.info.status for r in parents) == sorted(
+        ["FINISHED", "FAILED" if sig == signal.SIGKILL else "KILLED"]
+    )

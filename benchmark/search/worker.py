@@ -14,7 +14,8 @@ from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
-from benchmark.interrupts import RunInterrupted, raise_on_signals
+from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
+from benchmark.interrupts import check as check_interrupted
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
 from benchmark.search.trials import SEARCH_RUN_ATTR, has_work, rival_holds_size
@@ -87,8 +88,10 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
 
     cfg, spec = args.cfg, args.spec
     study = load_study(spec, cfg)
+    mute_when_interrupted("optuna")
 
     def objective(trial: optuna.Trial) -> float:
+        check_interrupted()
         size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
         if rival_holds_size(study, trial, size):
             trial.set_user_attr("surplus", True)
