@@ -31,6 +31,7 @@ from benchmark.masking import mask_secrets
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
 from benchmark.signals import ImageGrids
+from benchmark.store_lock import open_store_once
 from benchmark.train import EpochRecord, history_table
 
 FAILURE_TAG = "benchmark.failure_reason"
@@ -77,6 +78,14 @@ def quiet_secret_tracking_uri() -> None:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
 
+def _ready_store() -> None:
+    """What every run does first: no password printed, and a new SQLite store opened
+    under a lock (``benchmark.store_lock``), so that runs started together on it all
+    start."""
+    quiet_secret_tracking_uri()
+    open_store_once(mlflow.get_tracking_uri())
+
+
 def _one_line(text: str) -> str:
     line = " ".join(mask_secrets(str(text)).split())
     return line[:MAX_TAG_CHARS]
@@ -103,7 +112,7 @@ def tracked_run(
     KILLED with the tag ``benchmark.stopped_early``; any other exception ends it FAILED
     with the reason in ``benchmark.failure_reason``; both propagate. ``resume_run_id``
     reopens that (stopped) run instead of starting one; its failure reason is cleared."""
-    quiet_secret_tracking_uri()
+    _ready_store()
     parent = mlflow.active_run()
     if nested and experiment_id is None and parent is not None:
         # A child belongs in its parent's experiment. Without this MLflow resolves it
@@ -178,7 +187,7 @@ def report_run(
     """The run of a report (or of a whole benchmark): ``benchmark.method=report``, tag
     ``benchmark.report_experiment`` = ``experiment`` (default: the run's own
     experiment). Ends FAILED with the reason on an exception."""
-    quiet_secret_tracking_uri()
+    _ready_store()
     with mlflow.start_run(log_system_metrics=True) as run, _ended_on_error():
         experiment = experiment or experiment_name_of(run)
         set_tags(
