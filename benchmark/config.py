@@ -7,6 +7,7 @@ so a run's whole behaviour is its resolved :class:`RunConfig`, which is logged.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -182,6 +183,13 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
+# Upper bounds (our choice): far above any latent size or layer a VAE of this suite uses,
+# far below what would exhaust memory while the model is built (a 10^9-unit latent
+# layer is a terabyte of weights).
+MAX_LATENT_DIM = 4096
+MAX_HIDDEN_DIM = 65536
+
+
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
@@ -203,8 +211,14 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_min(
         "initial_latent_dim", cfg.initial_latent_dim, 2, "the initial latent size must be >= 2"
     )
+    if cfg.initial_latent_dim > MAX_LATENT_DIM:
+        raise ConfigError(
+            f"initial_latent_dim={cfg.initial_latent_dim} is too large; at most {MAX_LATENT_DIM}"
+        )
     for name in ("batch_size", "hidden_dim", "patience", "coarse_step", "fine_step"):
         _check_min(name, getattr(cfg, name), 1)
+    if cfg.hidden_dim > MAX_HIDDEN_DIM:
+        raise ConfigError(f"hidden_dim={cfg.hidden_dim} is too large; at most {MAX_HIDDEN_DIM}")
     _check_min("switch_window", cfg.switch_window, 2, "it must be >= 2 (two halves to compare)")
     if cfg.switch_window % 2:
         raise ConfigError(f"switch_window={cfg.switch_window} must be even (two equal halves)")
@@ -219,6 +233,11 @@ def validate(cfg: RunConfig) -> RunConfig:
     for name in ("val_fraction", "test_fraction"):
         if not 0 < getattr(cfg, name) < 0.5:
             raise ConfigError(f"{name}={getattr(cfg, name)} is out of range; expected 0 < x < 0.5")
+    if cfg.download and cfg.dataset not in FILE_BACKED_DATASETS:
+        raise ConfigError(
+            f"dataset {cfg.dataset!r} ships with the package: nothing to download; download "
+            f"applies to {', '.join(DOWNLOADABLE_DATASETS)}"
+        )
     if cfg.dataset in FILE_BACKED_DATASETS:
         if not cfg.data_dir:
             raise ConfigError(f"dataset {cfg.dataset!r} is read from files: set data_dir")
@@ -233,6 +252,8 @@ def validate(cfg: RunConfig) -> RunConfig:
                 f"data_dir {cfg.data_dir!r} does not exist; dataset {cfg.dataset!r} needs a folder "
                 "in torchvision's layout (see docs/datasets.md), or download=true"
             )
+        if not cfg.download and not os.access(cfg.data_dir, os.R_OK | os.X_OK):
+            raise ConfigError(f"data_dir {cfg.data_dir!r} is not readable by this user")
     return cfg
 
 

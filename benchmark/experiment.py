@@ -55,10 +55,12 @@ def run_experiment(
     specs: list[SearchSpec],
     retrain: bool = False,
     output: Path | None = None,
+    overwrite: bool = False,
 ) -> ExperimentOutcome:
     """Run every seed (``configs[i]`` searched with ``specs[i]``) as nested runs of one
     run (``benchmark.method=report``) in the active experiment, then write the report of
-    that experiment to ``output`` (default ``reports/<experiment>.pdf``) and log it.
+    that experiment to ``output`` (default ``outputs/reports/<experiment>.pdf``; an
+    existing report there is replaced only with ``overwrite``) and log it.
 
     The output path is checked before any training starts."""
     with tracking.report_run(
@@ -66,7 +68,7 @@ def run_experiment(
     ) as run:
         experiment = tracking.experiment_name_of(run)
         output = output or default_output(experiment)
-        check_writable(output)
+        check_writable(output, overwrite)
         seeds = []
         for cfg, spec in zip(configs, specs, strict=True):
             prepared = prepare(cfg)
@@ -90,6 +92,6 @@ def run_experiment(
                     },
                 )
             seeds.append(SeedOutcome(cfg.seed, adaptive, search, retrained))
-        result = generate_report(experiment, output)
+        result = generate_report(experiment, output, overwrite)
         tracking.log_file(result.path)
     return ExperimentOutcome(run.info.run_id, experiment, seeds, result)

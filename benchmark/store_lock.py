@@ -30,10 +30,15 @@ def sqlite_file(uri: str) -> Path | None:
 
 
 def open_store_once(uri: str) -> None:
-    """Open the tracking store at ``uri`` under a lock if it is a SQLite file this
-    process has not opened yet (creating its tables if it is new)."""
+    """Open the tracking store at ``uri`` once per process (creating its tables if it is
+    new), under an exclusive lock when it is a SQLite file. Raises what MLflow raises for
+    a store it cannot use."""
+    if uri in _opened:
+        return
     path = sqlite_file(uri)
-    if path is None or uri in _opened:
+    if path is None:
+        MlflowClient(uri).search_experiments(max_results=1)
+        _opened.add(uri)
         return
     # the lock lives in the temporary folder: no file left beside the user's database
     key = hashlib.sha1(str(path).encode()).hexdigest()[:16]

@@ -25,9 +25,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from benchmark.config import RunConfig
+from benchmark.errors import BenchmarkError
 from benchmark.grids import save_grid
 from benchmark.interrupts import RunInterrupted
-from benchmark.masking import mask_secrets
+from benchmark.masking import mask_secrets, mask_url
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
 from benchmark.provenance import provenance_tags
 from benchmark.signals import ImageGrids
@@ -46,6 +47,18 @@ HEARTBEAT_S = 30
 # A run whose process is on another machine (or whose pid was reused) is judged by its
 # beat: silent this long, it is gone.
 VANISHED_AFTER_S = 5 * HEARTBEAT_S
+# Tracking URI schemes MLflow has a store for ("": a local folder).
+TRACKING_SCHEMES = (
+    "",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "http",
+    "https",
+    "databricks",
+)
 # Runs of this process ended KILLED by a signal, innermost first.
 _interrupted: list[str] = []
 STOPPED_EARLY_TAG = "benchmark.stopped_early"
@@ -78,12 +91,35 @@ def quiet_secret_tracking_uri() -> None:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
 
+class TrackingStoreError(BenchmarkError):
+    """The tracking store cannot be used (an unknown scheme, a server that is down)."""
+
+
 def _ready_store() -> None:
     """What every run does first: no password printed, and a new SQLite store opened
     under a lock (``benchmark.store_lock``), so that runs started together on it all
     start."""
     quiet_secret_tracking_uri()
-    open_store_once(mlflow.get_tracking_uri())
+    uri = mlflow.get_tracking_uri()
+    try:
+        open_store_once(uri)
+    except Exception as exc:  # noqa: BLE001 - whatever the store's driver raises
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrackingStoreError(
+            f"cannot use the tracking store {mask_url(uri)}: {first}"
+        ) from None
+
+
+def check_tracking_uri() -> None:
+    """Refuse, with one line, a tracking URI whose scheme MLflow has no store for (before
+    any work; a store that cannot be reached is reported when the first run starts)."""
+    uri = mlflow.get_tracking_uri()
+    scheme = uri.split(":", 1)[0].split("+", 1)[0] if "://" in uri or ":" in uri[:12] else ""
+    if scheme not in TRACKING_SCHEMES:
+        raise TrackingStoreError(
+            f"tracking URI {mask_url(uri)!r} has no MLflow store; allowed: a folder, "
+            f"{', '.join(s + '://...' for s in TRACKING_SCHEMES if s)}"
+        )
 
 
 def _one_line(text: str) -> str:

@@ -23,6 +23,7 @@ PARAMETERS = (
     "n_workers",
     "retrain",
     "output",
+    "overwrite",
     "storage",
     "device",
     "fid_backend",
@@ -46,10 +47,12 @@ def main(argv: list[str]) -> None:
     n_workers = int_param(params, "n_workers", 1)
     storage = params.pop("storage", "") or DEFAULT_STORAGE
     output_text = params.pop("output", "")
+    overwrite = bool_param(params, "overwrite")
     # every seed's config is validated before anything runs
     configs = [resolve_config(preset, params | {"seed": str(seed)}) for seed in seeds]
     specs = grid_specs(configs, storage, n_workers)
-    outcome = run_experiment(configs, specs, retrain, Path(output_text) if output_text else None)
+    output = Path(output_text) if output_text else None
+    outcome = run_experiment(configs, specs, retrain, output, overwrite)
     print(f"report: {outcome.report.path.resolve()}")
     print(
         f"MLflow UI: mlflow ui --backend-store-uri {mask_url(tracking.tracking_uri())}  "

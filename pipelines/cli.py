@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
@@ -75,13 +76,15 @@ def run_entry_point(
     raise_on_signals()
     run_id = tracking.env_run_id()
     try:
+        tracking.check_tracking_uri()
         with tracking.entry_run_liveness(run_id):
             main(sys.argv[1:] if argv is None else argv)
     except BenchmarkError as exc:
         message = str(exc)
         print(f"error: {message}", file=sys.stderr)
         if run_id is not None:
-            tracking.mark_run_failed(run_id, message)
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                tracking.mark_run_failed(run_id, message)
         return EXIT_BAD_INPUT
     except RunInterrupted as exc:
         stopped = tracking.end_interrupted(run_id, str(exc))

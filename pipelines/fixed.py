@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from benchmark import tracking
-from benchmark.config import parse_int_list, resolve_config
+from benchmark.config import MAX_LATENT_DIM, parse_int_list, resolve_config
 from benchmark.errors import ConfigError
 from benchmark.runner import prepare, run_training
 from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
@@ -21,7 +21,13 @@ def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     if not params.get("latent_dim"):
         raise ConfigError("latent_dim is required for a fixed-size run (an integer >= 1)")
-    (latent_dim,) = parse_int_list(params.pop("latent_dim"), "latent_dim")
+    text = params.pop("latent_dim")
+    sizes = parse_int_list(text, "latent_dim")
+    if len(sizes) != 1:
+        raise ConfigError(f"latent_dim={text!r} must be one integer (a grid is -e gridsearch)")
+    (latent_dim,) = sizes
+    if latent_dim > MAX_LATENT_DIM:
+        raise ConfigError(f"latent_dim={latent_dim} is too large; at most {MAX_LATENT_DIM}")
     preset = params.pop("preset", "") or "quick"
     resume = params.pop("resume_run_id", "") or None
     cfg = resolve_config(preset, params | {"adaptive": "false"})

@@ -1,4 +1,5 @@
-"""`mlflow run . -e report -P experiment=NAME [-P output=PATH]`: the PDF report."""
+"""`mlflow run . -e report -P experiment=NAME [-P output=PATH] [-P overwrite=true]`: the PDF
+report (an existing report is replaced only with overwrite=true, any other file never)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 from benchmark import tracking
 from benchmark.errors import ConfigError
 from benchmark.report.write import generate_report
-from pipelines.cli import parse_params, run_entry_point
+from pipelines.cli import bool_param, parse_params, run_entry_point
 
-PARAMETERS = ("experiment", "output")
+PARAMETERS = ("experiment", "output", "overwrite")
 
 
 def main(argv: list[str]) -> None:
@@ -19,7 +20,8 @@ def main(argv: list[str]) -> None:
     if not experiment:
         raise ConfigError("experiment is required: the name of the MLflow experiment to report")
     output = params.get("output")
-    result = generate_report(experiment, Path(output) if output else None)
+    overwrite = bool_param(params, "overwrite")
+    result = generate_report(experiment, Path(output) if output else None, overwrite)
     with tracking.report_run(experiment):
         tracking.log_file(result.path)
     print(f"report written to {result.path.resolve()}")

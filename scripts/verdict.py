@@ -160,12 +160,12 @@ def main() -> None:
         ready = time.perf_counter() - start
         print(f"seed {seed}: data and extractor ready in {ready:.0f} s", flush=True)
         adaptive_id = step_adaptive(client, exp_id, cfg, prepared)
-        generate_report(experiment, output)
+        generate_report(experiment, output, overwrite=True)
         step_retrain(client, exp_id, cfg, prepared, adaptive_id)
-        generate_report(experiment, output)
+        generate_report(experiment, output, overwrite=True)
         for search in searches:
             step_search(client, exp_id, cfg, search, args.storage)
-            generate_report(experiment, output)
+            generate_report(experiment, output, overwrite=True)
     print(f"report: {output}")
 
 

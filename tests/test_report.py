@@ -129,10 +129,45 @@ def test_headline_rows_equal_mlflow_metrics(bench):
 
 def test_report_entry_point_and_default_path(bench, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()
+    example = tmp_path / "reports" / "rep.pdf"  # a committed example report
+    example.write_bytes(b"%PDF-1.4 the example")
     code = run_entry_point(report_pipeline.main, ["--experiment", "rep"])
     assert code == 0
-    assert (tmp_path / "reports" / "rep.pdf").is_file()
+    assert (tmp_path / "outputs" / "reports" / "rep.pdf").is_file()
+    assert example.read_bytes() == b"%PDF-1.4 the example"
     assert "report written to" in capsys.readouterr().out
+
+
+def test_a_report_never_destroys_a_users_file(bench, tmp_path, capsys):
+    def report(output, *extra) -> tuple[int, str]:
+        code = run_entry_point(
+            report_pipeline.main, ["--experiment", "rep", "--output", str(output), *extra]
+        )
+        return code, capsys.readouterr().err.strip()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code, err = report(notes, "--overwrite", "true")
+    assert code == EXIT_BAD_INPUT and "must be a .pdf file path" in err
+    theirs = tmp_path / "paper.pdf"
+    theirs.write_bytes(b"%PDF-1.7 somebody's paper")
+    code, err = report(theirs, "--overwrite", "true")
+    assert code == EXIT_BAD_INPUT and "exists and is not a report of this project" in err
+    assert theirs.read_bytes() == b"%PDF-1.7 somebody's paper"
+    assert notes.read_text() == "mine"
+
+    ours = tmp_path / "rep.pdf"
+    stale = tmp_path / ".rep.pdf.999999999.tmp"  # left by a report killed mid-write
+    stale.write_bytes(b"half")
+    assert report(ours)[0] == 0
+    assert not stale.exists()
+    first = ours.read_bytes()
+    code, err = report(ours)
+    assert code == EXIT_BAD_INPUT and "pass overwrite=true to replace it" in err
+    assert ours.read_bytes() == first
+    assert report(ours, "--overwrite", "true")[0] == 0
+    assert len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -141,6 +176,7 @@ def test_report_entry_point_and_default_path(bench, tmp_path, monkeypatch, capsy
         (["--experiment", "no-such-experiment"], "experiment 'no-such-experiment' does not exist"),
         (["--output", "x.pdf"], "experiment is required"),
         (["--experiment", "rep", "--output", "/proc/forbidden/r.pdf"], "cannot create folder"),
+        (["--experiment", "rep", "--output", "/proc/r.pdf"], "/proc/r.pdf"),
     ],
 )
 def test_report_bad_inputs(bench, capsys, argv, expected):

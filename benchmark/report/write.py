@@ -9,7 +9,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from benchmark.report.collect import ReportError, Section, collect
-from benchmark.report.pdf import write_pdf
+from benchmark.report.pdf import REPORT_CREATOR, write_pdf
 from benchmark.report.summary import MethodRow
 
 
@@ -22,36 +22,87 @@ class ReportResult:
     rows: dict[str, list[MethodRow]]
 
 
+# Generated reports land here by default, away from the example committed in reports/.
+DEFAULT_FOLDER = Path("outputs") / "reports"
+
+
 def default_output(experiment: str) -> Path:
-    """``reports/<experiment>.pdf`` under the working directory."""
+    """``outputs/reports/<experiment>.pdf`` under the working directory."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
-    return Path("reports") / f"{safe}.pdf"
+    return DEFAULT_FOLDER / f"{safe}.pdf"
 
 
-def check_writable(output: Path) -> None:
-    """Fail early, with one line, when the PDF could not be written."""
+def is_project_report(path: Path) -> bool:
+    """Whether ``path`` is a PDF that this project wrote (its Creator metadata)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data.startswith(b"%PDF") and REPORT_CREATOR.encode() in data
+
+
+def check_writable(output: Path, overwrite: bool = False) -> None:
+    """Fail early, with one line, when the PDF could not or must not be written: not a
+    .pdf path, a folder, an existing file that is not a report of this project, an
+    existing report without ``overwrite``, an unwritable place."""
+    if output.is_dir():
+        raise ReportError(f"output {output} is a folder; give a file path ending in .pdf")
+    if output.suffix.lower() != ".pdf":
+        raise ReportError(f"output {output} must be a .pdf file path")
+    if output.exists() and not is_project_report(output):
+        raise ReportError(
+            f"output {output} exists and is not a report of this project; choose another path"
+        )
+    if output.exists() and not overwrite:
+        raise ReportError(
+            f"output {output} is an existing report; pass overwrite=true to replace it"
+        )
     folder = output.parent if str(output.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create folder {folder} for the report: {exc.strerror}") from None
-    if output.is_dir():
-        raise ReportError(f"output {output} is a folder; give a file path ending in .pdf")
     if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
         raise ReportError(f"output {output} is not writable; choose another path")
 
 
-def generate_report(experiment: str, output: Path | None = None) -> ReportResult:
+def _remove_stale_temporaries(output: Path) -> None:
+    """Temporary files of earlier writes of ``output`` whose process is gone (killed
+    mid-write)."""
+    for tmp in output.parent.glob(f".{output.name}.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def generate_report(
+    experiment: str, output: Path | None = None, overwrite: bool = False
+) -> ReportResult:
     """Collect the experiment's runs and write the PDF (atomically: a failure leaves no
-    half-written file)."""
+    half-written file). An existing report at ``output`` is replaced only with
+    ``overwrite``; any other existing file never."""
     output = Path(output) if output else default_output(experiment)
-    check_writable(output)
+    check_writable(output, overwrite)
+    _remove_stale_temporaries(output)
     client = MlflowClient()
     sections = collect(experiment, client)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         rows = write_pdf(sections, experiment, tmp, client)
         os.replace(tmp, output)
+    except OSError as exc:  # a place that takes no file (/proc, a full disk)
+        raise ReportError(f"cannot write the report to {output}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return ReportResult(output, sections, rows)

@@ -1,0 +1,110 @@
+"""A sweep of bad inputs across the entry points: each gets one clear line on stderr
+naming what is wrong, a non-zero exit, and leaves no run RUNNING (nothing half done)."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines import adaptive, benchmark, fixed, gridsearch, report, worker
+from pipelines.cli import run_entry_point
+
+DIGITS = ["--dataset", "digits", "--epochs", "1"]
+
+CASES = [
+    # datasets and folders
+    (adaptive, ["--dataset", "nope"], "unknown dataset 'nope'"),
+    (adaptive, ["--dataset", "mnist"], "set data_dir"),
+    (adaptive, ["--dataset", "mnist", "--data_dir", "/nonexistent/x"], "does not exist"),
+    (adaptive, ["--dataset", "mnist", "--data_dir", "{tmp}"], "missing {tmp}/MNIST/raw/"),
+    (adaptive, ["--dataset", "eurosat", "--data_dir", "{tmp}"], "eurosat"),
+    (adaptive, ["--dataset", "sprites", "--data_dir", "{tmp}"], "sprites"),
+    (adaptive, ["--dataset", "digits", "--download", "true"], "nothing to download"),
+    # numbers
+    (adaptive, [*DIGITS[:2], "--epochs", "0"], "epochs=0 is too small"),
+    (adaptive, [*DIGITS[:2], "--epochs", "ten"], "epochs"),
+    (adaptive, [*DIGITS, "--seed", "-1"], "seed=-1 is out of range"),
+    (adaptive, [*DIGITS, "--fid_samples", "1"], "fid_samples=1 is too small"),
+    (adaptive, [*DIGITS, "--amp", "maybe"], "amp='maybe' is not a boolean"),
+    # sizes
+    (adaptive, [*DIGITS, "--initial_latent_dim", "1"], "initial_latent_dim=1 is too small"),
+    (adaptive, [*DIGITS, "--initial_latent_dim", "1000000000"], "is too large; at most"),
+    (fixed, DIGITS, "latent_dim is required"),
+    (fixed, [*DIGITS, "--latent_dim", "4,8"], "must be one integer"),
+    (fixed, [*DIGITS, "--latent_dim", "0"], "latent_dim"),
+    (fixed, [*DIGITS, "--latent_dim", "100000"], "latent_dim=100000 is too large"),
+    (gridsearch, [*DIGITS, "--latent_sizes", "4,,x"], "malformed"),
+    (gridsearch, [*DIGITS, "--latent_sizes", "4,4"], "4"),
+    # presets, choices, devices
+    (adaptive, [*DIGITS, "--preset", "nope"], "preset"),
+    (adaptive, [*DIGITS, "--prune_order", "random"], "unknown prune_order"),
+    (adaptive, [*DIGITS, "--posterior", "x"], "unknown posterior"),
+    (adaptive, [*DIGITS, "--fid_backend", "clip"], "unknown fid_backend"),
+    (adaptive, [*DIGITS, "--device", "tpu"], "unknown device 'tpu'"),
+    (adaptive, [*DIGITS, "--color", "red"], "unknown parameter 'color'"),
+    (gridsearch, [*DIGITS, "--search", "random"], "search"),
+    (gridsearch, [*DIGITS, "--n_workers", "0"], "n_workers=0 is too small"),
+    # storages and study names
+    (gridsearch, [*DIGITS, "--storage", "notaurl"], "not a database URL"),
+    (gridsearch, [*DIGITS, "--storage", "sqlite:///:memory:"], "memory"),
+    (worker, [], "study_name is required"),
+    (worker, ["--study_name", "none", "--storage", "sqlite:///{tmp}/o.db", "--wait", "0"], "none"),
+    # resumes
+    (adaptive, [*DIGITS, "--resume_run_id", "0123456789abcdef"], "no checkpoint to resume"),
+    # reports and their outputs
+    (report, [], "experiment is required"),
+    (report, ["--experiment", "never-made"], "does not exist"),
+    (report, ["--experiment", "x", "--output", "{tmp}/notes.txt"], "must be a .pdf file path"),
+    (report, ["--experiment", "x", "--output", "{tmp}"], "is a folder"),
+    (report, ["--experiment", "x", "--overwrite", "yes"], "overwrite='yes' is not a boolean"),
+    (benchmark, [*DIGITS, "--seeds", "a"], "seeds"),
+    (benchmark, [*DIGITS, "--retrain", "maybe"], "retrain='maybe' is not a boolean"),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "argv", "expected"),
+    CASES,
+    ids=[f"{e.__name__.split('.')[-1]}:{' '.join(a)[-40:]}" for e, a, _ in CASES],
+)
+def test_bad_input_one_line_nonzero_nothing_running(
+    entry, argv, expected, mlflow_store, tmp_path, capsys
+):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code = run_entry_point(entry.main, argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
+    assert code != 0
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert expected.replace("{tmp}", str(tmp_path)) in lines[0]
+    client = MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    running = (
+        client.search_runs(experiments, "attributes.status = 'RUNNING'") if experiments else []
+    )
+    assert not running
+
+
+def test_a_tracking_uri_without_a_store_is_one_line(mlflow_store, monkeypatch, capsys):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "foo://x")
+    mlflow.set_tracking_uri("foo://x")
+    code = run_entry_point(adaptive.main, DIGITS)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code != 0
+    assert lines == [lines[0]] and "tracking URI 'foo://x' has no MLflow store" in lines[0]
+
+
+def test_the_sweep_is_wide():
+    """At least 30 distinct bad inputs, over every entry point a user runs."""
+    assert len({(e.__name__, tuple(a)) for e, a, _ in CASES}) >= 30
+    assert {e.__name__.split(".")[-1] for e, _, _ in CASES} == {
+        "adaptive",
+        "fixed",
+        "gridsearch",
+        "worker",
+        "report",
+        "benchmark",
+    }
