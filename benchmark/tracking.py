@@ -22,6 +22,7 @@ import mlflow
 import pandas as pd
 import torch
 import yaml
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
 from benchmark.config import RunConfig
@@ -365,6 +366,22 @@ def end_interrupted(run_id: str | None, reason: str) -> str | None:
         client.set_tag(run_id, FAILURE_TAG, reason)
         client.set_terminated(run_id, "KILLED")
     return _interrupted[-1] if _interrupted else run_id
+
+
+def discard_run(run_id: str, reason: str) -> None:
+    """End run ``run_id`` FAILED, delete it, and, in a database store, erase its
+    parameters: `mlflow run` logged them before the project could refuse one that holds
+    a password. (A tracking server offers no way to erase them: its deleted run keeps
+    them until the server's `mlflow gc`.)"""
+    client = MlflowClient()
+    mark_run_failed(run_id, reason)
+    client.delete_run(run_id)
+    store = client._tracking_client.store  # what `mlflow gc` also reaches for
+    if isinstance(store, SqlAlchemyStore):
+        from mlflow.store.tracking.dbmodels.models import SqlParam
+
+        with store.ManagedSessionMaker() as session:
+            session.query(SqlParam).filter(SqlParam.run_uuid == run_id).delete()
 
 
 def mark_run_failed(run_id: str, reason: str) -> None:

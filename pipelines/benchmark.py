@@ -12,6 +12,7 @@ from benchmark.config import parse_int_list, resolve_config
 from benchmark.experiment import grid_specs, run_experiment
 from benchmark.masking import mask_url
 from benchmark.search.spec import DEFAULT_STORAGE
+from benchmark.search.storage import refuse_password
 from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (
@@ -46,6 +47,7 @@ def main(argv: list[str]) -> None:
     retrain = bool_param(params, "retrain")
     n_workers = int_param(params, "n_workers", 1)
     storage = params.pop("storage", "") or DEFAULT_STORAGE
+    refuse_password(storage)
     output_text = params.pop("output", "")
     overwrite = bool_param(params, "overwrite")
     # every seed's config is validated before anything runs

@@ -84,7 +84,10 @@ def run_entry_point(
         print(f"error: {message}", file=sys.stderr)
         if run_id is not None:
             with contextlib.suppress(Exception):  # the store itself may be what failed
-                tracking.mark_run_failed(run_id, message)
+                if getattr(exc, "discard_run", False):  # its parameters hold a secret
+                    tracking.discard_run(run_id, message)
+                else:
+                    tracking.mark_run_failed(run_id, message)
         return EXIT_BAD_INPUT
     except RunInterrupted as exc:
         stopped = tracking.end_interrupted(run_id, str(exc))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from benchmark import tracking
 from benchmark.config import resolve_config
 from benchmark.search.parent import run_search
 from benchmark.search.spec import DEFAULT_STORAGE, SearchSpec, derive_study_name
-from benchmark.search.storage import password_warning
+from benchmark.search.storage import refuse_password
 from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
 
 PARAMETERS = (
@@ -47,6 +46,7 @@ def main(argv: list[str]) -> None:
     preset = params.pop("preset", "") or "quick"
     search = params.pop("search", "") or "grid"
     storage = params.pop("storage", "") or DEFAULT_STORAGE
+    refuse_password(storage)
     study_name = params.pop("study_name", "")
     spec_ints = {
         "n_workers": int_param(params, "n_workers", 1),
@@ -65,9 +65,6 @@ def main(argv: list[str]) -> None:
         coordinate_only=coordinate_only,
         **spec_ints,
     ).validate()
-    warning = password_warning(storage, tracking.env_run_id())
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     out = run_search(cfg, spec)
     print(f"gridsearch run {out.run_id} (study {out.study_name}):")
     for row in out.per_size:

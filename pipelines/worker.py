@@ -15,7 +15,7 @@ from benchmark.errors import ConfigError
 from benchmark.masking import mask_url
 from benchmark.search.join import join_study, run_joined_worker
 from benchmark.search.spec import DEFAULT_STORAGE
-from benchmark.search.storage import password_warning
+from benchmark.search.storage import refuse_password
 from pipelines.cli import int_param, parse_params, run_entry_point
 
 PARAMETERS = ("study_name", "storage", "n_workers", "device", "data_dir", "wait")
@@ -33,12 +33,10 @@ def main(argv: list[str]) -> None:
             "entry point prints it; default <dataset>-<preset>-seed<seed>-<search>)"
         )
     storage = params.pop("storage", "") or DEFAULT_STORAGE
+    refuse_password(storage)
     n_workers = int_param(params, "n_workers", 1, 1)
     wait = int_param(params, "wait", DEFAULT_WAIT_S, 0)
     overrides = {"device": params.pop("device", ""), "data_dir": params.pop("data_dir", "")}
-    warning = password_warning(storage, tracking.env_run_id())
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     print(f"Optuna storage: {mask_url(storage)}  study: {study_name}", flush=True)
     joined = join_study(
         storage,

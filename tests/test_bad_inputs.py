@@ -108,3 +108,33 @@ def test_the_sweep_is_wide():
         "report",
         "benchmark",
     }
+
+
+@pytest.mark.parametrize("entry", [gridsearch, worker, benchmark])
+def test_a_password_in_a_parameter_is_refused_and_leaves_no_trace(
+    entry, mlflow_store, monkeypatch, capsys
+):
+    """As under `mlflow run`: the run it created already holds every parameter, the
+    password included. The entry point refuses with one line, and afterwards no param,
+    tag, metric name or artifact of the store, deleted runs included, shows it."""
+    from mlflow.entities import ViewType
+
+    storage = "postgresql://bench:Hunter2Secret@127.0.0.1:1/optuna"
+    client = MlflowClient()
+    created = client.create_run("0")  # what `mlflow run` does before the entry point
+    client.log_param(created.info.run_id, "storage", storage)
+    monkeypatch.setenv("MLFLOW_RUN_ID", created.info.run_id)
+    argv = ["--storage", storage] + (["--study_name", "s"] if entry is worker else DIGITS)
+    code = run_entry_point(entry.main, argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
+    assert code != 0
+    assert len(lines) == 1 and "PGPASSWORD" in lines[0] and "storage=env:NAME" in lines[0]
+    assert "Hunter2Secret" not in lines[0]
+    runs = client.search_runs(["0"], run_view_type=ViewType.ALL)
+    assert [r.info.lifecycle_stage for r in runs] == ["deleted"]
+    for run in runs:
+        seen = [*run.data.params.items(), *run.data.tags.items(), *run.data.metrics]
+        seen += [a.path for a in client.list_artifacts(run.info.run_id)]
+        assert "Hunter2Secret" not in repr(seen)
+        assert client.get_run(run.info.run_id).data.params == {}

@@ -326,8 +326,12 @@ def test_bad_input_one_line_no_run_no_study(store, tmp_path, capsys, argv, expec
             "cannot open Optuna storage 'sqlite:////nonexistent/dir/x.db'",
         ),
         (
+            "postgresql://user@localhost:1/db",
+            "cannot open Optuna storage 'postgresql://user@localhost:1/db'",
+        ),
+        (
             "postgresql://user:secret@localhost:1/db",
-            "cannot open Optuna storage 'postgresql://user:***@localhost:1/db'",
+            "storage 'postgresql://user:***@localhost:1/db' holds a password",
         ),
     ],
 )

@@ -21,7 +21,12 @@ from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.search.coordinator import run_workers_until_done
 from benchmark.search.join import join_study
 from benchmark.search.spec import MAX_ROUNDS, PARAM, PARENT_ATTRS, SearchSpec, config_fingerprint
-from benchmark.search.storage import open_storage, password_warning, resolve_storage_url
+from benchmark.search.storage import (
+    PasswordInParameterError,
+    open_storage,
+    refuse_password,
+    resolve_storage_url,
+)
 from benchmark.search.study import create_or_resume_study, record_parent
 from benchmark.search.worker import WorkerArgs
 from pipelines import worker
@@ -84,14 +89,13 @@ def test_env_storage_opens_the_study_database(monkeypatch, tmp_path, make_cfg):
     assert [s.study_name for s in optuna.get_all_study_summaries(open_storage(spec))] == ["s"]
 
 
-def test_password_warning_only_for_a_password_under_mlflow_run():
-    secret = "postgresql://u:hunter2@db/optuna"
-    line = password_warning(secret, "abc123")
-    assert line is not None and "abc123" in line and "PGPASSWORD" in line
-    assert "hunter2" not in line
-    assert password_warning(secret, None) is None
-    assert password_warning("postgresql://u@db/optuna", "abc123") is None
-    assert password_warning("env:OPTUNA_STORAGE", "abc123") is None
+def test_a_password_in_the_storage_parameter_is_refused():
+    with pytest.raises(PasswordInParameterError) as refused:
+        refuse_password("postgresql://u:hunter2@db/optuna")
+    line = str(refused.value)
+    assert "PGPASSWORD" in line and "storage=env:NAME" in line and "hunter2" not in line
+    refuse_password("postgresql://u@db/optuna")  # libpq finds the password itself
+    refuse_password("env:OPTUNA_STORAGE")
 
 
 def test_params_tags_and_failure_reasons_are_masked(store):

@@ -29,17 +29,21 @@ def resolve_storage_url(storage: str) -> str:
     return value
 
 
-def password_warning(storage: str, mlflow_run_id: str | None) -> str | None:
-    """The warning for a password given in the storage URL itself under ``mlflow run``,
-    which logs every -P value as a param before this code runs (None when there is
-    nothing to warn about). Our own params, tags and lines show the URL masked."""
-    if mlflow_run_id is None or mask_url(storage) == storage:
-        return None
-    return (
-        f"warning: `mlflow run` has logged the storage URL with its password as a param of "
-        f"run {mlflow_run_id}; pass the password with PGPASSWORD or ~/.pgpass, or the URL "
-        "with storage=env:NAME (docs/scaling.md)"
-    )
+class PasswordInParameterError(ConfigError):
+    """A password written into a parameter: refused, since `mlflow run` logs every
+    parameter before the project starts; the entry point deletes that run's record."""
+
+    discard_run = True
+
+
+def refuse_password(storage: str) -> None:
+    """Refuse a storage URL that carries a password, with one line naming the safe ways."""
+    if mask_url(storage) != storage:
+        raise PasswordInParameterError(
+            f"storage {mask_url(storage)!r} holds a password, which `mlflow run` would keep "
+            "as a run parameter: pass it with PGPASSWORD or ~/.pgpass, or the whole URL "
+            "with storage=env:NAME (docs/scaling.md)"
+        )
 
 
 def _sqlite_immediate_transactions(engine) -> None:
