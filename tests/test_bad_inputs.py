@@ -68,8 +68,9 @@ CASES = [
     ids=[f"{e.__name__.split('.')[-1]}:{' '.join(a)[-40:]}" for e, a, _ in CASES],
 )
 def test_bad_input_one_line_nonzero_nothing_running(
-    entry, argv, expected, mlflow_store, tmp_path, capsys
+    entry, argv, expected, mlflow_store, digits_extractor, tmp_path, capsys
 ):
+    # digits_extractor: the extractor is cached already (training it prints a bar)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     code = run_entry_point(entry.main, argv)
     err = capsys.readouterr().err
@@ -86,7 +87,9 @@ def test_bad_input_one_line_nonzero_nothing_running(
     assert not running
 
 
-def test_a_tracking_uri_without_a_store_is_one_line(mlflow_store, monkeypatch, capsys):
+def test_a_tracking_uri_without_a_store_is_one_line(
+    mlflow_store, digits_extractor, monkeypatch, capsys
+):
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "foo://x")
@@ -112,7 +115,7 @@ def test_the_sweep_is_wide():
 
 @pytest.mark.parametrize("entry", [gridsearch, worker, benchmark])
 def test_a_password_in_a_parameter_is_refused_and_leaves_no_trace(
-    entry, mlflow_store, monkeypatch, capsys
+    entry, mlflow_store, digits_extractor, monkeypatch, capsys
 ):
     """As under `mlflow run`: the run it created already holds every parameter, the
     password included. The entry point refuses with one line, and afterwards no param,

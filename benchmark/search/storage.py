@@ -24,7 +24,7 @@ def resolve_storage_url(storage: str) -> str:
     if not name or not value:
         raise ConfigError(
             f"storage={storage!r} names the environment variable {name!r}, which is not set; "
-            "export it with the database URL, e.g. postgresql://user:password@host/db"
+            "export it with the database URL, e.g. postgresql://user@host/db"
         )
     return value
 
@@ -69,7 +69,7 @@ def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
     if "://" not in url or not scheme:
         raise ConfigError(
             f"storage {mask_url(url)!r} is not a database URL; expected e.g. "
-            "sqlite:///optuna-studies.db or postgresql://user:password@host/db"
+            "sqlite:///optuna-studies.db or postgresql://user@host/db"
         )
     if scheme.startswith("sqlite"):
         database = url.split("://", 1)[1].lstrip("/")
