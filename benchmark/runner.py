@@ -91,9 +91,10 @@ def run_training(
     an exception of a type in ``early_stops`` ends the run KILLED instead of FAILED).
     ``on_start`` gets the run id as soon as the run exists.
     ``parent_run_id``/``experiment_id`` place the run under a run of another process.
-    The training saves a checkpoint after every epoch (``benchmark.checkpoint``), removed
-    when the run finishes; ``resume_run_id`` continues that stopped run from its
-    checkpoint, in place (same run, the next epoch's step). The wall-clock and CPU time
+    The training saves a checkpoint after every epoch (``benchmark.checkpoint``), logged
+    as the artifact ``checkpoint/`` and removed locally when the run finishes;
+    ``resume_run_id`` continues a stopped run from its checkpoint, in place (same run,
+    the next epoch's step). The wall-clock and CPU time
     of a resumed run count this invocation only.
     """
     start, cpu_start = time.perf_counter(), process_cpu_s()
@@ -170,5 +171,9 @@ def run_training(
         tracking.log_metrics(
             metrics | {"train_time_s": result.train_time_s, "wall_clock_s": wall, "cpu_time_s": cpu}
         )
-        checkpoint_path(run.info.run_id).unlink(missing_ok=True)  # nothing left to resume
+        # the last state goes with the run (to train on elsewhere); nothing left to resume
+        last_state = checkpoint_path(run.info.run_id)
+        if last_state.exists():
+            tracking.log_file(last_state, "checkpoint")
+            last_state.unlink()
         return RunOutcome(run.info.run_id, result, metrics, wall, cpu)

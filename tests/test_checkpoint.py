@@ -164,3 +164,7 @@ def test_a_stopped_run_continues_in_place(mlflow_store, make_cfg, digits_data, d
     assert resumed.test_metrics == whole.test_metrics
     assert not checkpoint_path(run_id).exists()
     assert not checkpoint_path(whole.run_id).exists()
+    # the last state went with the run
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoint")] == [
+        f"checkpoint/{run_id}.pt"
+    ]
