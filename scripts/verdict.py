@@ -37,6 +37,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from benchmark import tracking  # noqa: E402
 from benchmark.checkpoint import checkpoint_path  # noqa: E402
 from benchmark.config import RunConfig, parse_int_list, resolve_config  # noqa: E402
+from benchmark.interrupts import RunInterrupted, raise_on_signals  # noqa: E402
 from benchmark.report.collect import RETRAIN_ROLE  # noqa: E402
 from benchmark.report.write import generate_report  # noqa: E402
 from benchmark.runner import prepare, run_training  # noqa: E402
@@ -170,4 +171,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise_on_signals()  # a stop ends the runs KILLED; starting the driver again resumes them
+    try:
+        sys.exit(main())
+    except RunInterrupted as stop:
+        print(f"{stop}: start the same command again to continue", file=sys.stderr)
+        sys.exit(stop.exit_code)
