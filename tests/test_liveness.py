@@ -123,7 +123,10 @@ def test_a_worker_machine_that_dies_leaves_no_run_running(tmp_path):
     assert not [r for r in runs if r.info.status == "RUNNING"]
     dead_worker = client.get_run(victim.user_attrs["worker_run_id"])
     assert dead_worker.info.status == "FAILED"
-    assert "stopped beating" in dead_worker.data.tags[FAILURE_TAG]
+    # ended by the coordinator (no beat in the study) or, first, by the survivor's run
+    # (its pid gone on this host): either way it says its process died
+    reason = dead_worker.data.tags[FAILURE_TAG]
+    assert "stopped beating" in reason or "process vanished" in reason, reason
     workers = [r for r in runs if r.data.tags.get("benchmark.method") == "worker"]
     assert sorted(r.info.status for r in workers) == ["FAILED", "FINISHED"]
     study = optuna.load_study(study_name=name, storage=storage)
