@@ -31,6 +31,7 @@ from benchmark.grids import save_grid
 from benchmark.interrupts import RunInterrupted
 from benchmark.masking import mask_secrets, mask_url
 from benchmark.models import MLPVAE, ModelConfig, model_from_config
+from benchmark.processes import pid_alive
 from benchmark.provenance import provenance_tags
 from benchmark.signals import ImageGrids
 from benchmark.store_lock import open_store_once
@@ -285,14 +286,7 @@ def _on_this_host(process: str) -> bool:
 
 def _pid_gone(process: str) -> bool:
     """Whether ``host:pid`` (of this machine) names a process that no longer exists."""
-    pid = process.rpartition(":")[2]
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it exists: another user's
-        return False
-    return False
+    return not pid_alive(int(process.rpartition(":")[2]))
 
 
 def _last_epoch(client: MlflowClient, run_id: str) -> int:

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_decision_parity import ScriptedProbe, random_history
+from test_decision_parity import ScriptedProbe, loop_config, random_history
 
 from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 from benchmark.errors import ConfigError
@@ -29,16 +29,7 @@ class Interrupted(Exception):
 
 
 def _cfg(make_cfg):
-    return make_cfg(
-        epochs=EPOCHS,
-        patience=3,
-        coarse_step=2,
-        fine_step=1,
-        switch_window=4,
-        slope_window=3,
-        hidden_dim=8,
-        initial_latent_dim=16,
-    )
+    return loop_config(make_cfg, EPOCHS)
 
 
 def _rows(history: list[EpochRecord]) -> list[dict]:

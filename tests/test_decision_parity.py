@@ -140,13 +140,10 @@ class ScriptedProbe:
 LOOP_SEEDS = (1, 4, 8, 15)
 
 
-@pytest.mark.parametrize("seed", LOOP_SEEDS)
-def test_training_loop_decides_at_the_published_epochs(seed, make_cfg, digits_data):
-    """Through ``train()``: the loop's epoch numbering reaches the controller as the
-    published trainer's ``current_epoch``; every cut, the switch, the stop and the final
-    size equal the independent rule's."""
-    epochs = 30
-    cfg = make_cfg(
+def loop_config(make_cfg, epochs: int):  # noqa: ANN001, ANN201 - the conftest factory
+    """The digits config of the scripted-history loop tests (ControllerConfig(16, 3, 2,
+    1, 4, 3) in controller terms); tests/test_checkpoint.py uses it too."""
+    return make_cfg(
         epochs=epochs,
         patience=3,
         coarse_step=2,
@@ -156,6 +153,15 @@ def test_training_loop_decides_at_the_published_epochs(seed, make_cfg, digits_da
         hidden_dim=8,
         initial_latent_dim=16,
     )
+
+
+@pytest.mark.parametrize("seed", LOOP_SEEDS)
+def test_training_loop_decides_at_the_published_epochs(seed, make_cfg, digits_data):
+    """Through ``train()``: the loop's epoch numbering reaches the controller as the
+    published trainer's ``current_epoch``; every cut, the switch, the stop and the final
+    size equal the independent rule's."""
+    epochs = 30
+    cfg = loop_config(make_cfg, epochs)
     ctl_cfg = ControllerConfig(16, 3, 2, 1, 4, 3)
     history = random_history(seed, epochs)
     expected = published_rule(history, ctl_cfg, epochs)

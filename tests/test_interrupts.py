@@ -16,6 +16,7 @@ from commands import module_command, subprocess_env
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
+from benchmark.processes import pid_alive
 
 # --- the reaper, on runs made by hand ---------------------------------------------------
 
@@ -174,14 +175,6 @@ def _search_command(storage: str) -> list[str]:
     return module_command("pipelines.gridsearch", args)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "group"),
@@ -216,9 +209,9 @@ def test_a_stopped_search_leaves_nothing_running_and_loses_no_size(sig, group, t
     stopped_in = time.monotonic() - started
     worker = int(victim.user_attrs["worker_pid"])
     deadline = time.monotonic() + 30
-    while _pid_alive(worker) and time.monotonic() < deadline:
+    while pid_alive(worker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _pid_alive(worker), "a worker outlived its search"
+    assert not pid_alive(worker), "a worker outlived its search"
     statuses = {r.info.run_id: r.info.status for r in client.search_runs(["0"])}
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from benchmark.processes import pid_alive
 from benchmark.report.collect import ReportError, Section, collect
 from benchmark.report.pdf import REPORT_CREATOR, write_pdf
 from benchmark.report.summary import MethodRow
@@ -72,18 +73,8 @@ def _remove_stale_temporaries(output: Path) -> None:
     mid-write)."""
     for tmp in output.parent.glob(f".{output.name}.*.tmp"):
         pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def generate_report(
