@@ -36,7 +36,13 @@ from benchmark.search.spec import (
     derive_study_name,
 )
 from benchmark.search.study import create_or_resume_study
-from benchmark.search.trials import has_work, missing_sizes, pending_sizes
+from benchmark.search.trials import (
+    TAKEN_UP_ATTR,
+    has_work,
+    missing_sizes,
+    pending_sizes,
+    recover_stale_trials,
+)
 from benchmark.selection import SIGNALS, select_latent_dim
 from pipelines import gridsearch
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
@@ -234,6 +240,27 @@ def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():
         study.add_trial(_trial(8, TrialState.FAIL, search_run_id="earlier"))
     assert pending_sizes(study, [2, 4, 8]) == []
     assert missing_sizes(study, [2, 4, 8]) == [8]
+
+
+def test_trials_no_worker_took_up_are_failed_after_the_grace_period():
+    # a worker stopped inside `ask` leaves a RUNNING trial that its objective never
+    # marked (and maybe without a heartbeat): a resumed search must not wait for it
+    study = optuna.create_study()
+    old = datetime.now() - timedelta(seconds=600)
+    cases = {
+        "never taken up": ({}, old),
+        "taken up": ({TAKEN_UP_ATTR: 1}, old),
+        "retry inheriting a stale mark": ({TAKEN_UP_ATTR: 0}, old),
+        "just asked": ({}, datetime.now()),
+    }
+    for attrs, started in cases.values():
+        trial = _trial(None, TrialState.RUNNING, **attrs)
+        trial.datetime_start = started
+        study.add_trial(trial)
+    assert recover_stale_trials(study, grace_period=60) == [0, 2]
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING]
+    assert pending_sizes(study, [2, 4]) == [2, 4]
 
 
 def test_trial_cost_runs_to_completion_or_last_sign_of_life():

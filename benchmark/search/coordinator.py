@@ -97,7 +97,8 @@ def run_workers_until_done(
     rounds = 0
     said = ""
     while True:
-        recover_stale_trials(study)
+        for number in recover_stale_trials(study, spec.grace_period):
+            print(f"trial {number} was never taken up by a worker: ended FAIL", flush=True)
         for run_id in fail_dead_worker_runs(study, spec.grace_period):
             print(f"worker run {run_id} stopped beating: ended FAILED", flush=True)
         work = has_work(study, spec.latent_sizes)

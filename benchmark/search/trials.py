@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
+from datetime import datetime, timedelta
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -21,6 +22,9 @@ from benchmark.search.spec import MAX_ROUNDS, PARAM, RIVAL_WAIT_S
 
 # The trial user attribute naming the search invocation (its parent run) that ran it.
 SEARCH_RUN_ATTR = "search_run_id"
+# Set by the objective, first thing, to the trial's own number (a retry inherits its
+# stale trial's attributes, hence the number and not a flag).
+TAKEN_UP_ATTR = "taken_up_as"
 
 
 def trial_size(trial: FrozenTrial) -> int | None:
@@ -107,8 +111,34 @@ def rival_holds_size(study: optuna.Study, me: optuna.Trial, size: int) -> bool:
         time.sleep(0.2)
 
 
-def recover_stale_trials(study: optuna.Study) -> None:
-    """Fail trials whose worker stopped beating (queuing their retries)."""
+def abandoned_trials(study: optuna.Study, grace_period: float) -> list[FrozenTrial]:
+    """RUNNING trials that no worker ever took up: created by a worker's ask that was
+    stopped (a signal, a kill) before its objective began, so they have no worker and
+    maybe no heartbeat, which Optuna's staleness check needs. An objective marks its
+    trial first thing, so a trial still unmarked after ``grace_period`` plus a rival
+    wait never will be."""
+    cutoff = datetime.now() - timedelta(seconds=grace_period + RIVAL_WAIT_S)
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.user_attrs.get(TAKEN_UP_ATTR) != t.number
+        and t.datetime_start is not None
+        and t.datetime_start < cutoff
+    ]
+
+
+def recover_stale_trials(study: optuna.Study, grace_period: float) -> list[int]:
+    """Fail trials whose worker stopped beating (queuing their retries), and trials that
+    no worker took up (see :func:`abandoned_trials`; their size, if they drew one, is
+    taken again as a pending size). Returns the numbers of the abandoned ones."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    failed = []
+    for trial in abandoned_trials(study, grace_period):
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError):  # its worker ended it meanwhile
+            continue
+        failed.append(trial.number)
+    return failed

@@ -18,7 +18,7 @@ from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on
 from benchmark.interrupts import check as check_interrupted
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
-from benchmark.search.trials import SEARCH_RUN_ATTR, has_work, rival_holds_size
+from benchmark.search.trials import SEARCH_RUN_ATTR, TAKEN_UP_ATTR, has_work, rival_holds_size
 from benchmark.selection import SIGNALS
 
 if TYPE_CHECKING:
@@ -91,6 +91,10 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
     mute_when_interrupted("optuna")
 
     def objective(trial: optuna.Trial) -> float:
+        # first thing: a RUNNING trial without this mark was never taken up by a worker
+        trial.set_user_attr(TAKEN_UP_ATTR, trial.number)
+        trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("worker_host", os.uname().nodename)
         check_interrupted()
         size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
         if rival_holds_size(study, trial, size):
@@ -104,8 +108,6 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
                 dead_run, f"worker died during trial; retried as trial {trial.number}"
             )
         trial.set_user_attr(SEARCH_RUN_ATTR, args.parent_run_id)
-        trial.set_user_attr("worker_pid", os.getpid())
-        trial.set_user_attr("worker_host", os.uname().nodename)
         if args.worker_run_id:
             trial.set_user_attr("worker_run_id", args.worker_run_id)
 
