@@ -21,9 +21,27 @@ PRESETS_PACKAGE = "benchmark.presets"
 # Per-dataset values of each preset (`<preset>: {<dataset>: {field: value}}`); the leading
 # underscore keeps it out of the preset list.
 DATASET_OVERRIDES_FILE = "_datasets.yaml"
-DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "eurosat", "sprites")
+DATASETS = (
+    "mnist5k",
+    "digits",
+    "mnist",
+    "fashion-mnist",
+    "eurosat",
+    "sprites",
+    "folder",
+    "npz",
+)
 # Datasets read from files under `data_dir` (the rest ship inside a Python package).
-FILE_BACKED_DATASETS = ("mnist", "fashion-mnist", "eurosat", "sprites")
+FILE_BACKED_DATASETS = ("mnist", "fashion-mnist", "eurosat", "sprites", "folder", "npz")
+# The user's own images: resized to a square of side `image_size` (benchmark.data.own).
+OWN_DATASETS = ("folder", "npz")
+# image_size: 0 means the default of the images' colour (benchmark.data.own: 28 for grey,
+# MNIST's side and the published MLP's input; 64 for colour, the published convolutional
+# model's input). Explicit sizes (our choice): from 8 (sklearn's digits) to 256, where the
+# MLP's first layer already holds 26M weights per 400 units.
+IMAGE_SIZE_AUTO = 0
+MIN_IMAGE_SIZE = 8
+MAX_IMAGE_SIZE = 256
 # File-backed datasets that torchvision can download (`download=true`).
 DOWNLOADABLE_DATASETS = ("mnist", "fashion-mnist", "eurosat")
 PRUNE_ORDERS = ("last", "kl")
@@ -42,6 +60,9 @@ class RunConfig:
     data_dir: str = ""
     # Fetch a missing file-backed dataset through torchvision (needs a network).
     download: bool = False
+    # Side of the square the images of `folder` and `npz` are resized to; 0: 28 for grey
+    # images, 64 for colour ones (IMAGE_SIZE_AUTO). Refused for the built-in datasets.
+    image_size: int = IMAGE_SIZE_AUTO
     device: str = "auto"
     # Mixed precision (float16 autocast + GradScaler) for training steps; CUDA only,
     # ignored on a CPU (see benchmark.train.amp_active).
@@ -246,15 +267,89 @@ def validate(cfg: RunConfig) -> RunConfig:
                 f"dataset {cfg.dataset!r} cannot be downloaded by the benchmark; place its "
                 "files in data_dir (see docs/datasets.md) and set download=false"
             )
-        # With download=true the loader creates the folder.
-        if not cfg.download and not Path(cfg.data_dir).is_dir():
+        # With download=true the loader creates the folder; npz names a file or a folder.
+        exists = Path(cfg.data_dir).exists() if cfg.dataset == "npz" else None
+        if exists is False:
+            raise ConfigError(
+                f"data_dir {cfg.data_dir!r} does not exist; dataset 'npz' needs an .npz file "
+                "(or a folder holding one) with arrays x and optional y"
+            )
+        if exists is None and not cfg.download and not Path(cfg.data_dir).is_dir():
             raise ConfigError(
                 f"data_dir {cfg.data_dir!r} does not exist; dataset {cfg.dataset!r} needs a folder "
                 "in torchvision's layout (see docs/datasets.md), or download=true"
             )
-        if not cfg.download and not os.access(cfg.data_dir, os.R_OK | os.X_OK):
+        readable = os.R_OK | (os.X_OK if Path(cfg.data_dir).is_dir() else 0)
+        if not cfg.download and not os.access(cfg.data_dir, readable):
             raise ConfigError(f"data_dir {cfg.data_dir!r} is not readable by this user")
+    _validate_own_images(cfg)
     return cfg
+
+
+def _validate_own_images(cfg: RunConfig) -> None:
+    """``image_size`` only for the user's own images, in range; an ``npz`` file without
+    labels refused where labels are needed (before any run is created)."""
+    if cfg.dataset not in OWN_DATASETS:
+        if cfg.image_size != IMAGE_SIZE_AUTO:
+            raise ConfigError(
+                f"image_size applies to dataset={' and '.join(OWN_DATASETS)} only; dataset "
+                f"{cfg.dataset!r} has a fixed image size: leave image_size empty"
+            )
+        return
+    if cfg.image_size != IMAGE_SIZE_AUTO and not (
+        MIN_IMAGE_SIZE <= cfg.image_size <= MAX_IMAGE_SIZE
+    ):
+        raise ConfigError(
+            f"image_size={cfg.image_size} is out of range; expected {MIN_IMAGE_SIZE} to "
+            f"{MAX_IMAGE_SIZE} (empty: 28 for grey images, 64 for colour)"
+        )
+    if cfg.dataset == "npz":
+        path = npz_file(Path(cfg.data_dir))
+        if not npz_has_labels(path):
+            refuse_unlabelled(cfg, str(path))
+
+
+def npz_file(data_dir: Path) -> Path:
+    """The file of ``dataset=npz``: ``data_dir`` itself when it is a file, else the one
+    ``.npz`` file inside the folder ``data_dir``."""
+    if not data_dir.is_dir():
+        return data_dir
+    files = sorted(p for p in data_dir.iterdir() if p.suffix.lower() == ".npz" and p.is_file())
+    if len(files) != 1:
+        found = ", ".join(p.name for p in files) if files else "none"
+        raise ConfigError(
+            f"data_dir {str(data_dir)!r} must hold exactly one .npz file (found: {found}); "
+            "or set data_dir to the file itself"
+        )
+    return files[0]
+
+
+def npz_has_labels(path: Path) -> bool:
+    """Whether the ``.npz`` file holds an array ``y`` (its directory only is read; an
+    unreadable file is reported by the loader, with the expected layout)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return "y" in archive.files
+    except (OSError, ValueError, EOFError):
+        return True  # not known here: the loader names the file and what is allowed
+
+
+def refuse_unlabelled(cfg: RunConfig, source: str) -> None:
+    """Refuse, with one line, what needs labels when ``source`` has none: the domain FID
+    extractor (a classifier trained on the labels) and the ALD-VAE rule (it switches phase
+    and stops on the silhouette score, which is computed under the labels)."""
+    if cfg.fid_backend == "domain":
+        raise ConfigError(
+            f"{source} has no labels (no array y): the domain FID extractor trains a classifier "
+            "on labels; pass fid_backend=inception, or add y"
+        )
+    if cfg.adaptive:
+        raise ConfigError(
+            f"{source} has no labels (no array y): the ALD-VAE rule switches phase and stops "
+            "on the silhouette score, which needs labels; add y, or run -e fixed or -e gridsearch"
+        )
 
 
 def resolve_config(preset: str = "quick", overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -27,6 +27,9 @@ CONV_CHANNELS = 32
 CONV_KERNEL = 4
 CONV_LAYERS = 4
 IMAGE_SIDE = 64
+# The convolutional model takes any square colour side that halves CONV_LAYERS times to
+# whole pixels (the user's own images, image_size 16, 32, 48, ...); 64 is the published.
+CONV_SIDE_MULTIPLE = 2**CONV_LAYERS
 # SPRITES clips: 8 frames. The first two 3D convolutions also halve time (8 -> 4 -> 2),
 # the last two only space: a third of the cost of keeping all 8 frames to the end.
 CLIP_FRAMES = 8
@@ -149,13 +152,14 @@ def _linear_stack(d_in: int, h: int) -> list[nn.Module]:
 class ConvVAE(VAE):
     """The published model for 64x64 images: four convolutions (32 channels, kernel 4,
     stride 2) to 32x4x4, then linear layers of ``hidden_dim`` (256 as published) to the
-    heads; the decoder mirrors it (n_z-h-h-512, four transposed convolutions)."""
+    heads; the decoder mirrors it (n_z-h-h-512, four transposed convolutions). Other
+    square sides that are multiples of 16 end at 32 x side/16 x side/16."""
 
     def __init__(self, config: ModelConfig) -> None:
         c_in = config.image_shape[0]
         h = config.hidden_dim
         c = CONV_CHANNELS
-        side = IMAGE_SIDE // 2**CONV_LAYERS
+        side = int(config.image_shape[-1]) // 2**CONV_LAYERS
         flat = c * side * side
         enc: list[nn.Module] = []
         for i in range(CONV_LAYERS):
@@ -208,18 +212,20 @@ MODEL_CLASSES: dict[str, type[VAE]] = {"mlp": MLPVAE, "conv": ConvVAE, "conv3d":
 
 def architecture_for_shape(image_shape: tuple[int, ...]) -> str:
     """The architecture a data shape gets: grayscale images (1, H, W) the MLP (MNIST,
-    FashionMNIST, 8x8 digits); (C, 64, 64) images the convolutional model (EuroSAT);
+    FashionMNIST, 8x8 digits); (C, 64, 64) images the convolutional model (EuroSAT), as
+    do other square sides that are multiples of 16 (the user's colour images);
     (C, 8, 64, 64) clips the 3D-convolutional one (SPRITES)."""
     shape = tuple(int(s) for s in image_shape)
     if len(shape) == 3 and shape[0] == 1:
         return "mlp"
-    if len(shape) == 3 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
+    if len(shape) == 3 and shape[1] == shape[2] and shape[1] % CONV_SIDE_MULTIPLE == 0:
         return "conv"
     if len(shape) == 4 and shape[1:] == (CLIP_FRAMES, IMAGE_SIDE, IMAGE_SIDE):
         return "conv3d"
     raise ValueError(
         f"no architecture for data of shape {shape}; expected (1, H, W) grayscale images, "
-        f"(C, {IMAGE_SIDE}, {IMAGE_SIDE}) images or (C, {CLIP_FRAMES}, {IMAGE_SIDE}, "
+        f"(C, S, S) images with S a multiple of {CONV_SIDE_MULTIPLE} (published: "
+        f"{IMAGE_SIDE}) or (C, {CLIP_FRAMES}, {IMAGE_SIDE}, "
         f"{IMAGE_SIDE}) clips"
     )
 

@@ -5,11 +5,14 @@ a goodness in [0, 1] (1 = best size for that signal: lowest reconstruction loss,
 FID of samples, lowest FID of reconstructions, highest silhouette); the score of a size
 is the mean of its four goodness values; the selected size has the highest score, ties
 going to the smaller size. A signal equal for all sizes gives every size goodness 1.
-Test metrics never enter the rule.
+A signal that is not available (NaN for every size: the silhouette of data without
+labels) is left out, and the score is the mean of the others. Test metrics never enter
+the rule.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -64,10 +67,17 @@ def select_latent_dim(
         name: goodness({size: row[name] for size, row in signals_by_size.items()}, direction)
         for name, direction in SIGNALS.items()
         if all(name in row for row in signals_by_size.values())
+        and not all(math.isnan(row[name]) for row in signals_by_size.values())
     }
+    absent = {
+        name
+        for name in signals
+        if name in SIGNALS
+        and all(name in row and math.isnan(row[name]) for row in signals_by_size.values())
+    }
+    used = [name for name in signals if name not in absent] or list(signals)
     scores = {
-        size: sum(per_signal[name][size] for name in signals) / len(signals)
-        for size in signals_by_size
+        size: sum(per_signal[name][size] for name in used) / len(used) for size in signals_by_size
     }
     best_per_signal = {name: _best(values) for name, values in per_signal.items()}
     return Selection(_best(scores), scores, best_per_signal)

@@ -114,15 +114,22 @@ def test_forward_shapes(arch, posterior):
         ((1, 28, 28), "mlp", MLPVAE),
         ((1, 8, 8), "mlp", MLPVAE),
         ((3, 64, 64), "conv", ConvVAE),
+        ((3, 32, 32), "conv", ConvVAE),
+        ((3, 96, 96), "conv", ConvVAE),
         ((3, 8, 64, 64), "conv3d", Conv3dVAE),
     ],
 )
 def test_architecture_is_picked_by_shape(shape, arch, cls):
     assert architecture_for_shape(shape) == arch
-    assert type(build_model(shape, 4, 8)) is cls
+    model = build_model(shape, 4, 8)
+    assert type(model) is cls
+    # the decoder gives back the input's shape (the user's colour sizes included)
+    x = torch.rand(2, *shape)
+    logits, mu, _, _ = model(x)
+    assert logits.shape == x.shape and mu.shape == (2, 4)
 
 
-@pytest.mark.parametrize("shape", [(3, 28, 28), (3, 32, 32), (3, 4, 64, 64), (64, 64)])
+@pytest.mark.parametrize("shape", [(3, 28, 28), (3, 40, 40), (3, 32, 48), (3, 4, 64, 64), (64, 64)])
 def test_unsupported_shape_raises_one_line(shape):
     with pytest.raises(ValueError) as info:
         build_model(shape, 4, 8)
@@ -221,10 +228,10 @@ def test_domain_cnn_sees_frames_as_channels():
 
 
 def test_domain_features_are_trained_and_cached_for_clips(tmp_path, monkeypatch):
-    from benchmark.metrics import features as features_module
+    from benchmark.metrics import domain as domain_module
 
-    monkeypatch.setenv(features_module.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(features_module, "DOMAIN_EPOCHS", 1)
+    monkeypatch.setenv(domain_module.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(domain_module, "DOMAIN_EPOCHS", 1)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(18, *CLIP, generator=gen)
     y = torch.arange(18) % 9

@@ -301,7 +301,7 @@ def test_download_false_never_fetches(tmp_path, offline):
 
 
 def test_a_large_image_folder_is_read_with_a_progress_bar(tmp_path, monkeypatch, capsys):
-    import benchmark.data as data_module
+    import benchmark.data.eurosat as data_module
 
     write_eurosat(tmp_path, per_class=3)
     monkeypatch.setattr(data_module, "PROGRESS_MIN_FILES", 30)  # exactly this folder

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.metrics import features as features_module
+from benchmark.metrics import domain as domain_module
 from benchmark.metrics import make_feature_extractor
 from benchmark.metrics.features import (
     DOMAIN_FEATURE_DIM,
@@ -98,42 +98,42 @@ def test_cache_key_changes_with_the_recipe(digits_data, monkeypatch):
     path = domain_cache_path("digits", x, y)
     assert path.name.startswith("domain_cnn_digits_") and path.suffix == ".pt"
     assert domain_cache_path("digits", x, y) == path  # stable
-    monkeypatch.setattr(features_module, "DOMAIN_VERSION", "999")
+    monkeypatch.setattr(domain_module, "DOMAIN_VERSION", "999")
     assert domain_cache_path("digits", x, y) != path
     monkeypatch.undo()
     assert domain_cache_path("digits", x, y) == path
-    monkeypatch.setattr(features_module, "DOMAIN_LR", features_module.DOMAIN_LR / 2)
+    monkeypatch.setattr(domain_module, "DOMAIN_LR", domain_module.DOMAIN_LR / 2)
     assert domain_cache_path("digits", x, y) != path
 
 
 def test_a_new_recipe_version_retrains_instead_of_loading(tmp_path, digits_data, monkeypatch):
-    monkeypatch.setenv(features_module.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(domain_module.CACHE_ENV, str(tmp_path))
     calls = []
 
     def fake_training(x, y, n_classes, seed=0, **kwargs):
         calls.append(kwargs)
         return DomainCNN(int(x.shape[1]), n_classes).eval()
 
-    monkeypatch.setattr(features_module, "train_domain_classifier", fake_training)
+    monkeypatch.setattr(domain_module, "train_domain_classifier", fake_training)
     x, y, val = digits_data.train.x, digits_data.train.y, digits_data.val
     first = DomainFeatures.for_dataset("digits", x, y, 10, val.x, val.y)
     cached = DomainFeatures.for_dataset("digits", x, y, 10, val.x, val.y)  # hit
     assert len(calls) == 1
     assert calls[0]["desc"] == "domain feature extractor (digits)"
     assert cached.quality() == first.quality() != {}  # measured after a cached load too
-    monkeypatch.setattr(features_module, "DOMAIN_VERSION", "old-and-new")
+    monkeypatch.setattr(domain_module, "DOMAIN_VERSION", "old-and-new")
     DomainFeatures.for_dataset("digits", x, y, 10)  # another recipe: miss
     assert len(calls) == 2
     assert len(list(tmp_path.glob("domain_cnn_digits_*.pt"))) == 2
 
 
 def test_schedule_caps_images_and_epochs():
-    cap = features_module.DOMAIN_MAX_IMAGES
-    budget = features_module.DOMAIN_TRAIN_SAMPLES
+    cap = domain_module.DOMAIN_MAX_IMAGES
+    budget = domain_module.DOMAIN_TRAIN_SAMPLES
     assert domain_schedule(51_000) == (51_000, max(1, round(budget / 51_000)))
-    most = features_module.DOMAIN_EPOCHS
+    most = domain_module.DOMAIN_EPOCHS
     assert domain_schedule(3_500) == (3_500, min(most, round(budget / 3_500)))
-    assert domain_schedule(1_257)[1] == features_module.DOMAIN_EPOCHS  # tiny split: the cap
+    assert domain_schedule(1_257)[1] == domain_module.DOMAIN_EPOCHS  # tiny split: the cap
     assert domain_schedule(10 * cap) == (cap, 1)  # huge split: a subsample, one epoch
 
 
@@ -160,7 +160,7 @@ def test_random_shift_translates_each_image():
 
 
 def test_training_is_deterministic_and_shows_a_progress_bar(digits_data, monkeypatch, capsys):
-    monkeypatch.setattr(features_module, "DOMAIN_EPOCHS", 1)
+    monkeypatch.setattr(domain_module, "DOMAIN_EPOCHS", 1)
     x, y = digits_data.train.x, digits_data.train.y
     a = train_domain_classifier(x, y, 10, seed=3, desc="domain feature extractor (digits)")
     err = capsys.readouterr().err

@@ -17,7 +17,8 @@ from benchmark.metrics import (
     make_feature_extractor,
     silhouette,
 )
-from benchmark.metrics import features as features_module
+from benchmark.metrics import domain as domain_module
+from benchmark.metrics.clustering import UNLABELLED
 from benchmark.metrics.features import (
     CACHE_ENV,
     DOMAIN_FEATURE_DIM,
@@ -102,6 +103,15 @@ def test_silhouette_needs_two_classes():
         silhouette(codes, np.zeros(len(codes), dtype=int))
 
 
+def test_label_metrics_are_not_available_without_labels():
+    # unlabelled data carries UNLABELLED everywhere: NaN, never a score under made-up labels
+    codes, labels = _blobs()
+    unlabelled = np.full(len(codes), UNLABELLED)
+    assert np.isnan(silhouette(codes, unlabelled))
+    assert np.isnan(cluster_accuracy(codes, unlabelled))
+    assert silhouette(codes, labels) > 0.5  # the same codes with labels do score
+
+
 def test_cluster_accuracy_is_one_for_separable_clusters_with_permuted_ids():
     codes, ids = _blobs(k=6)
     permuted = np.array([40, 3, 17, 0, 8, 21])[ids]  # arbitrary label values
@@ -146,7 +156,7 @@ def test_domain_extractor_cached_on_disk(domain_cache, digits_data, digits_extra
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier should have been loaded, not retrained")
 
-    monkeypatch.setattr(features_module, "train_domain_classifier", no_training)
+    monkeypatch.setattr(domain_module, "train_domain_classifier", no_training)
     again = make_feature_extractor(
         "domain", "digits", digits_data.train.x, digits_data.train.y, digits_data.n_classes
     )
@@ -161,9 +171,9 @@ def test_domain_cache_is_keyed_by_the_training_split(tmp_path, digits_data, monk
 
     def fake_training(x, y, n_classes, seed=0, **kwargs):
         calls.append(len(x))
-        return features_module.DomainCNN(int(x.shape[1]), n_classes).eval()
+        return domain_module.DomainCNN(int(x.shape[1]), n_classes).eval()
 
-    monkeypatch.setattr(features_module, "train_domain_classifier", fake_training)
+    monkeypatch.setattr(domain_module, "train_domain_classifier", fake_training)
     x, y = digits_data.train.x, digits_data.train.y
     DomainFeatures.for_dataset("digits", x, y, 10)
     DomainFeatures.for_dataset("digits", x, y, 10)  # hit

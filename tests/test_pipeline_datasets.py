@@ -106,9 +106,9 @@ def test_boolean_parameters_are_checked(value):
 
 @pytest.mark.parametrize("dataset", ["eurosat", "sprites"])
 def test_training_cuts_the_convolutional_models(tmp_path, monkeypatch, dataset):
-    from benchmark.metrics import features as features_module
+    from benchmark.metrics import domain as domain_module
 
-    monkeypatch.setattr(features_module, "DOMAIN_EPOCHS", 2)  # features need not be good
+    monkeypatch.setattr(domain_module, "DOMAIN_EPOCHS", 2)  # features need not be good
     WRITERS[dataset](tmp_path)
     cfg = resolve_config(
         "quick",
