@@ -24,6 +24,7 @@ PARAMETERS = (
     "amp",
     "fid_samples",
     "resume_run_id",
+    "image_size",
 )
 # printed when a signal stops the run
 RESUME_HINT = "To continue it, run the same command with -P resume_run_id={run_id}"

@@ -30,6 +30,7 @@ PARAMETERS = (
     "fid_backend",
     "data_dir",
     "fid_samples",
+    "image_size",
 )
 
 

@@ -31,6 +31,7 @@ PARAMETERS = (
     "heartbeat_interval",
     "grace_period",
     "coordinate_only",
+    "image_size",
 )
 
 
