@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -18,13 +18,20 @@ from tqdm.auto import tqdm
 
 from benchmark import interrupts
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
-from benchmark.checkpoint import Checkpoint, training_fingerprint
+from benchmark.checkpoint import Checkpoint
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits
 from benchmark.errors import TrainingDivergedError
 from benchmark.metrics.clustering import silhouette
 from benchmark.metrics.features import FeatureExtractor
 from benchmark.models import MLPVAE, build_model, negative_elbo
+from benchmark.objective import (
+    TrainingObjective,
+    run_fingerprint,
+    split_objective_state,
+    state_with_objective,
+)
+from benchmark.records import EpochRecord, TrainResult
 from benchmark.sampling import stratified_sample
 from benchmark.signals import (
     fid_reference,
@@ -38,44 +45,6 @@ from benchmark.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dim
 # Offsets from the run seed for the independent random streams of a run.
 SHUFFLE_SEED_OFFSET = 1
 VALIDATION_SEED_OFFSET = 2
-
-
-@dataclass
-class EpochRecord:
-    """One epoch: what was trained (at ``latent_dim``), measured and decided."""
-
-    epoch: int
-    latent_dim: int
-    train_loss: float
-    val_recon_loss: float
-    val_fid: float
-    val_fid_recon: float
-    val_silhouette: float
-    epoch_time_s: float
-    train_epoch_time_s: float
-    val_time_s: float
-    phase: str = "fixed"
-    decision: str = "none"
-    removed_dims: str = ""
-
-    def metrics(self) -> dict[str, float]:
-        """The numeric per-epoch metrics (MLflow step = epoch)."""
-        skip = {"epoch", "phase", "decision", "removed_dims"}
-        return {k: float(v) for k, v in asdict(self).items() if k not in skip}
-
-
-@dataclass
-class TrainResult:
-    """The trained model and how it got there."""
-
-    model: MLPVAE
-    history: list[EpochRecord] = field(default_factory=list)
-    train_time_s: float = 0.0
-    stopped_epoch: int | None = None
-
-    @property
-    def final_latent_dim(self) -> int:
-        return self.model.latent_dim
 
 
 class ValidationProbe:
@@ -137,8 +106,11 @@ class ValidationProbe:
         return Signals(float(recon.mean()), fid, fid_rec, silhouette(codes, self.sil_y))
 
 
-def make_optimizer(model: MLPVAE, cfg: RunConfig) -> torch.optim.Optimizer:
-    """Adam (amsgrad as published) over every parameter of the model.
+def make_optimizer(
+    model: MLPVAE, cfg: RunConfig, objective: TrainingObjective | None = None
+) -> torch.optim.Optimizer:
+    """Adam (amsgrad as published) over every parameter of the model, and of the
+    ``objective`` where it has any (a second parameter group, same settings).
 
     The same update in a faster implementation: on CUDA the fused kernel (one launch per
     step for all parameters), elsewhere the multi-tensor one. PyTorch's default on a CPU
@@ -146,7 +118,11 @@ def make_optimizer(model: MLPVAE, cfg: RunConfig) -> torch.optim.Optimizer:
     cut the step time by 10-20% (mnist5k, 1 thread)."""
     device = next(model.parameters()).device
     impl = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad, **impl)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad, **impl)
+    extra = list(objective.parameters()) if objective is not None else []
+    if extra:
+        optimizer.add_param_group({"params": extra})
+    return optimizer
 
 
 def amp_active(cfg: RunConfig, device: torch.device) -> bool:
@@ -164,27 +140,25 @@ def train_one_epoch(
     batch_size: int,
     generator: torch.Generator,
     scaler: torch.amp.GradScaler | None = None,
+    objective: TrainingObjective | None = None,
 ) -> float:
     """One pass over x in shuffled mini-batches; returns the mean per-image loss.
 
     With a ``scaler`` the forward pass runs under float16 autocast and the gradients are
     scaled (mixed precision on CUDA); the loss itself is always computed in float32,
-    since exp(logvar) in the KL overflows float16 early."""
+    since exp(logvar) in the KL overflows float16 early. ``objective`` (default: the
+    negative ELBO) gives each step's forward pass and loss."""
     model.train()
     order = torch.randperm(x.shape[0], generator=generator).to(x.device)
     total = torch.zeros((), device=x.device)
     for start in range(0, x.shape[0], batch_size):
         xb = x[order[start : start + batch_size]]
+        loss = _batch_loss(model, xb, objective, amp=scaler is not None)
         if scaler is None:
-            logits, mu, logvar, _ = model(xb)
-            loss = negative_elbo(logits, xb, mu, logvar)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         else:
-            with torch.autocast(device_type=x.device.type, dtype=torch.float16):
-                logits, mu, logvar, _ = model(xb)
-            loss = negative_elbo(logits.float(), xb, mu.float(), logvar.float())
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -193,6 +167,22 @@ def train_one_epoch(
         total += loss.detach() * xb.shape[0]
         interrupts.check()
     return float(total) / x.shape[0]
+
+
+def _batch_loss(
+    model: MLPVAE, xb: torch.Tensor, objective: TrainingObjective | None, amp: bool
+) -> torch.Tensor:
+    """One step's loss: the forward pass (under float16 autocast with ``amp``), the loss
+    in float32 (``.float()`` of a float32 tensor is the tensor itself)."""
+    with torch.autocast(device_type=xb.device.type, dtype=torch.float16, enabled=amp):
+        if objective is None:
+            logits, mu, logvar, _ = model(xb)
+        else:
+            logits, mu, logvar = objective(model, xb)
+    logits, mu, logvar = logits.float(), mu.float(), logvar.float()
+    if objective is None:  # this module's negative_elbo: tests replace it to force a NaN
+        return negative_elbo(logits, xb, mu, logvar)
+    return objective.loss(logits, xb, mu, logvar)
 
 
 def _apply_decision(
@@ -222,6 +212,7 @@ def train(
     probe: ValidationProbe | None = None,
     checkpoint: Path | None = None,
     resume: Checkpoint | None = None,
+    objective: TrainingObjective | None = None,
 ) -> TrainResult:
     """Train one VAE on ``data`` (already on ``device``).
 
@@ -238,12 +229,21 @@ def train(
     ``checkpoint``: a file the state is saved to after every epoch (after ``on_epoch``);
     ``resume``: such a state, from which training continues with the next epoch exactly
     as if it had never stopped (same random streams, same decisions).
+
+    ``objective`` (default: the negative ELBO) changes the training steps' loss for a
+    method that trains differently (benchmark/methods/); it is moved to ``device``, its
+    parameters are trained by the same optimizer and saved in the checkpoint, and it
+    only runs at a fixed size (a cut would not know the objective's per-unit state).
     """
     adaptive = cfg.adaptive if adaptive is None else adaptive
+    if objective is not None and adaptive:
+        raise ValueError("a training objective runs at a fixed latent size, not adaptive")
     n_z = cfg.initial_latent_dim if adaptive else (latent_dim or cfg.initial_latent_dim)
     torch.manual_seed(cfg.seed)
     model = build_model(data.image_shape, n_z, cfg.hidden_dim, cfg.posterior).to(device)
-    optimizer = make_optimizer(model, cfg)
+    if objective is not None:
+        objective.to(device)
+    optimizer = make_optimizer(model, cfg, objective)
     controller = (
         AldController(
             ControllerConfig(
@@ -264,10 +264,12 @@ def train(
     scaler = torch.amp.GradScaler(device.type) if amp_active(cfg, device) else None
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
-    fingerprint = training_fingerprint(cfg, adaptive, n_z)
+    fingerprint = run_fingerprint(cfg, adaptive, n_z, objective)
     first = 1
     if resume is not None:
-        model, optimizer, controller, latent_ids = _restore(resume, cfg, data, device, shuffle)
+        model, optimizer, controller, latent_ids = _restore(
+            resume, cfg, data, device, shuffle, objective
+        )
         if scaler is not None and resume.scaler_state is not None:
             scaler.load_state_dict(resume.scaler_state)
         result = TrainResult(model, list(resume.history), resume.train_time_s, resume.stopped_epoch)
@@ -284,7 +286,7 @@ def train(
         t0 = time.perf_counter()
         trained_dim = model.latent_dim
         train_loss = train_one_epoch(
-            model, optimizer, data.train.x, cfg.batch_size, shuffle, scaler
+            model, optimizer, data.train.x, cfg.batch_size, shuffle, scaler, objective
         )
         t1 = time.perf_counter()
         if not math.isfinite(train_loss):
@@ -336,7 +338,7 @@ def train(
                 fingerprint,
                 epoch,
                 model.latent_dim,
-                model.state_dict(),
+                state_with_objective(model, objective),
                 optimizer.state_dict(),
                 controller,
                 latent_ids,
@@ -358,13 +360,18 @@ def _restore(
     data: DatasetSplits,
     device: torch.device,
     shuffle: torch.Generator,
+    objective: TrainingObjective | None = None,
 ) -> tuple[MLPVAE, torch.optim.Optimizer, AldController | None, list[int]]:
     """The model (at the checkpoint's size), optimizer, controller and latent ids of a
-    checkpoint; the random streams set to where it left them."""
+    checkpoint, the objective's parameters loaded in place; the random streams set to
+    where it left them."""
     model = build_model(data.image_shape, state.latent_dim, cfg.hidden_dim, cfg.posterior)
     model = model.to(device)
-    model.load_state_dict(state.model_state)
-    optimizer = make_optimizer(model, cfg)
+    model_state, own = split_objective_state(state.model_state)
+    model.load_state_dict(model_state)
+    if objective is not None:
+        objective.load_state_dict(own)
+    optimizer = make_optimizer(model, cfg, objective)
     optimizer.load_state_dict(state.optimizer_state)
     shuffle.set_state(state.shuffle_rng)
     torch.set_rng_state(state.torch_rng)

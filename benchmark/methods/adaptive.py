@@ -1,0 +1,22 @@
+"""ALD-VAE: one training that starts at the initial latent size and removes latent units
+while it trains (benchmark.adaptive is the controller, benchmark.train the loop)."""
+
+from __future__ import annotations
+
+from benchmark.methods.base import Kind, Method
+
+METHOD = Method(
+    name="adaptive",
+    label="ALD-VAE (adaptive)",
+    kind=Kind.ONE_TRAINING,
+    compute=(
+        "The one shrinking training, its validation signals included; a from-scratch "
+        "retrain at the final size is reported separately when retrain=true."
+    ),
+    source=(
+        "Sejnova, Vavrecka, Stepanova, Adaptive Compression of the Latent Space in "
+        "Variational Autoencoders, ICANN 2024 (arXiv 2312.06280)"
+    ),
+    order=0,
+    default=True,
+)
