@@ -82,8 +82,9 @@ def test_benchmark_writes_a_report_with_mlflows_numbers(bench):
         "FID",
         "silhouette",
         "from scratch at adaptive size",
-        f"ALD-VAE ended at {am['final_latent_dim']:.1f}",
-        f"the grid search selected {gm['best_latent_dim']:.1f}",
+        # sizes are integers and print as such ("16", not "16.0")
+        f"ALD-VAE ended at {am['final_latent_dim']:.0f};",
+        f"the grid search selected {gm['best_latent_dim']:.0f} ",
         f"{am['wall_clock_s']:.1f}",
         f"{gm['sum_trial_wall_clock_s']:.1f}",
         f"{am['test_fid']:.2f}",
@@ -120,7 +121,17 @@ def test_headline_rows_equal_mlflow_metrics(bench):
     ]
     assert rows["grid"].test["test_silhouette"] == (chosen[0].data.metrics["test_silhouette"], 0.0)
     ratio = gm["sum_trial_wall_clock_s"] / am["wall_clock_s"]
-    assert rows["grid"].compute_vs_adaptive == pytest.approx((ratio, 0.0))
+    assert rows["grid"].compute_vs_adaptive.value == pytest.approx(ratio)
+    # runs log CPU time too: the same rows in that measure
+    cpu = {r.method: r for r in method_rows(section, "cpu_time")}
+    assert cpu["adaptive"].compute_s == (am["cpu_time_s"], 0.0)
+    assert cpu["grid"].compute_s[0] == pytest.approx(
+        sum(
+            r.data.metrics["cpu_time_s"]
+            for r in fixed
+            if r.data.tags.get("mlflow.parentRunId") == grid.info.run_id
+        )
+    )
     (retrain,) = [r for r in fixed if r.data.tags.get("benchmark.role") == "retrain"]
     assert float(retrain.data.params["fixed_latent_dim"]) == am["final_latent_dim"]
     assert retrain.data.tags["benchmark.retrain_of"] == adaptive.info.run_id
@@ -203,13 +214,17 @@ def test_experiment_without_project_runs_is_refused(bench):
         collect("foreign")
 
 
-def _copy_run(client: MlflowClient, exp_id: str, source, **tag_overrides) -> str:
-    """A run with the source's params, final metrics and tags, some tags replaced."""
+def _copy_run(
+    client: MlflowClient, exp_id: str, source, drop_metrics: tuple[str, ...] = (), **tag_overrides
+) -> str:
+    """A run with the source's params, final metrics (but ``drop_metrics``) and tags, some
+    tags replaced."""
     run = client.create_run(exp_id)
     for k, v in source.data.params.items():
         client.log_param(run.info.run_id, k, v)
     for k, v in source.data.metrics.items():
-        client.log_metric(run.info.run_id, k, v)
+        if k not in drop_metrics:
+            client.log_metric(run.info.run_id, k, v)
     tags = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
     for k, v in (tags | tag_overrides).items():
         client.set_tag(run.info.run_id, k, v)
@@ -240,6 +255,26 @@ def test_datasets_get_separate_sections_and_missing_pieces_are_named(bench, tmp_
     assert [s.dataset for s in result.sections] == ["digits", "mnist5k"]
     _, text = pdf_text(result.path)
     assert text.count("Missing: no finished grid search") == 2
+
+
+def test_report_in_cpu_time_and_old_runs_without_it(bench, tmp_path, capsys):
+    output = tmp_path / "cpu.pdf"
+    argv = ["--experiment", "rep", "--output", str(output), "--compute", "cpu_time"]
+    assert run_entry_point(report_pipeline.main, argv) == 0
+    _, text = pdf_text(output)
+    assert "CPU time (process and children)" in text
+    # a run logged before cpu_time_s existed: wall-clock still reports, CPU time is refused
+    client = MlflowClient()
+    (adaptive,) = _runs("adaptive")
+    exp = client.create_experiment("before-cpu-time")
+    _copy_run(client, exp, adaptive, drop_metrics=("cpu_time_s",))
+    assert generate_report("before-cpu-time", tmp_path / "old.pdf").path.is_file()
+    argv = ["--experiment", "before-cpu-time", "--output", str(tmp_path / "old-cpu.pdf")]
+    code = run_entry_point(report_pipeline.main, [*argv, "--compute", "cpu_time"])
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_BAD_INPUT and len(err.splitlines()) == 1
+    assert "lack the metric cpu_time_s" in err
+    assert not (tmp_path / "old-cpu.pdf").exists()
 
 
 @pytest.mark.slow
@@ -288,7 +323,7 @@ def test_mlflow_run_benchmark_done_when(tmp_path):
         "grid search",
         "FID",
         "silhouette",
-        f"{adaptive.data.metrics['final_latent_dim']:.1f}",
+        f"ended at {adaptive.data.metrics['final_latent_dim']:.0f};",
         f"{adaptive.data.metrics['wall_clock_s']:.1f}",
         f"{grid.data.metrics['sum_trial_wall_clock_s']:.1f}",
     ):

@@ -308,7 +308,9 @@ def download_image(run_id: str, name: str, folder: Path) -> Path | None:
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value)."""
+    """Mean and sample standard deviation (0 for one value); NaN values (a metric a run
+    could not compute) are left out, and none left gives (nan, nan): "n/a" in print."""
+    values = [v for v in values if v == v]
     if not values:
         return float("nan"), float("nan")
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0

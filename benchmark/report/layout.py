@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
+WARNING_COLOUR = "#b00020"  # lines a reader must not miss (noise-dominated timings)
 # TrueType fonts: the PDF's text stays extractable (and searchable).
 matplotlib.rcParams["pdf.fonttype"] = 42
 matplotlib.rcParams["font.size"] = 10

@@ -38,55 +38,94 @@ class RuleOutcome:
     test_fid: tuple[float, float]
     test_recon_loss: tuple[float, float]
     adaptive_ranks: list[tuple[int, int]]
+    # the rule's signals that no run logged (silhouette without labels): left out
+    skipped: tuple[str, ...] = ()
 
 
-def _candidates(view: SearchView) -> dict[int, dict[str, float]]:
+def _logged(metrics: dict[str, float], key: str) -> bool:
+    """Whether a run has a real value of ``key`` (runs of datasets without labels have no
+    silhouette, or a NaN one)."""
+    value = metrics.get(key)
+    return value is not None and value == value
+
+
+def _candidates(
+    view: SearchView, signals: tuple[str, ...] = VAL_SIGNALS
+) -> dict[int, dict[str, float]]:
+    """{size: {signal: value}} of the grid's finished sizes that logged every signal."""
     out = {}
     for size in view.sizes():
         trial = view.trial_for(size)
-        if trial is not None and all(k in trial.metrics for k in VAL_SIGNALS):
-            out[size] = {k: trial.metrics[k] for k in VAL_SIGNALS}
+        if trial is not None and all(_logged(trial.metrics, k) for k in signals):
+            out[size] = {k: trial.metrics[k] for k in signals}
     return out
+
+
+def available_signals(seed: SeedResult) -> tuple[str, ...]:
+    """The validation signals that every finished grid size (and the adaptive run, if
+    any) of the seed logged: a dataset without labels has no silhouette, and a rule
+    cannot average a signal some candidates lack, so the rules skip it."""
+    runs = [seed.adaptive] if seed.adaptive is not None else []
+    if seed.grid is not None:
+        runs += [t for t in (seed.grid.trial_for(s) for s in seed.grid.sizes()) if t]
+    return tuple(k for k in VAL_SIGNALS if runs and all(_logged(r.metrics, k) for r in runs))
 
 
 def adaptive_rank(seed: SeedResult, signals: tuple[str, ...]) -> tuple[int, int] | None:
     """(rank, number of candidates) of the seed's adaptive model among the grid's sizes
-    plus itself under the rule over ``signals``; None without both."""
+    plus itself under the rule over those of ``signals`` that every candidate logged;
+    None without both, or without any such signal."""
     if seed.adaptive is None or seed.grid is None:
         return None
-    final = {k: seed.adaptive.metrics.get(k) for k in VAL_SIGNALS}
-    candidates: dict[str, dict[str, float]] = {
-        f"grid {size}": row for size, row in _candidates(seed.grid).items()
-    }
-    if not candidates or any(v is None for v in final.values()):
+    signals = tuple(k for k in signals if k in available_signals(seed))
+    if not signals:
         return None
-    candidates["adaptive"] = final  # type: ignore[assignment]
+    candidates: dict[str, dict[str, float]] = {
+        f"grid {size}": row for size, row in _candidates(seed.grid, signals).items()
+    }
+    if not candidates:
+        return None
+    candidates["adaptive"] = {k: seed.adaptive.metrics[k] for k in signals}
     scores = select_latent_dim(candidates, signals).scores
     better = sum(1 for c, v in scores.items() if c != "adaptive" and v > scores["adaptive"])
     return 1 + better, len(candidates)
 
 
 def rule_outcomes(section: Section) -> list[RuleOutcome]:
-    """The grid's choice under every rule of :data:`RULES`, per seed with a grid."""
+    """The grid's choice under every rule of :data:`RULES`, per seed with a grid. A
+    rule's signals that the grid's sizes did not log are left out (``skipped``); a rule
+    left with none (silhouette only, without labels) is left out."""
     outcomes = []
-    seeds = [s for s in section.seeds if s.grid is not None and _candidates(s.grid)]
+    seeds = [s for s in section.seeds if s.grid is not None and s.grid.sizes()]
+    logged = {s.seed: _grid_signals(s.grid) for s in seeds}
+    seeds = [s for s in seeds if logged[s.seed]]
     if not seeds:
         return outcomes
-    for rule, signals in RULES.items():
+    for rule, wanted in RULES.items():
+        signals = tuple(k for k in wanted if all(k in logged[s.seed] for s in seeds))
+        if not signals:
+            continue
         choices, fids, recons, ranks = [], [], [], []
         for s in seeds:
-            size = select_latent_dim(_candidates(s.grid), signals).best_latent_dim
+            size = select_latent_dim(_candidates(s.grid, signals), signals).best_latent_dim
             choices.append(size)
             trial = s.grid.trial_for(size)
-            if trial is not None and "test_fid" in trial.metrics:
+            if trial is not None and _logged(trial.metrics, "test_fid"):
                 fids.append(trial.metrics["test_fid"])
-            if trial is not None and "test_recon_loss" in trial.metrics:
+            if trial is not None and _logged(trial.metrics, "test_recon_loss"):
                 recons.append(trial.metrics["test_recon_loss"])
             rank = adaptive_rank(s, signals)
             if rank is not None:
                 ranks.append(rank)
-        outcomes.append(RuleOutcome(rule, choices, mean_sd(fids), mean_sd(recons), ranks))
+        skipped = tuple(k for k in wanted if k not in signals)
+        outcomes.append(RuleOutcome(rule, choices, mean_sd(fids), mean_sd(recons), ranks, skipped))
     return outcomes
+
+
+def _grid_signals(view: SearchView) -> tuple[str, ...]:
+    """The validation signals that every finished size of the grid logged."""
+    trials = [t for t in (view.trial_for(s) for s in view.sizes()) if t is not None]
+    return tuple(k for k in VAL_SIGNALS if trials and all(_logged(t.metrics, k) for t in trials))
 
 
 @dataclass
@@ -124,7 +163,7 @@ def fid_ties(section: Section) -> list[FidTies]:
     for s in section.seeds:
         if s.grid is None:
             continue
-        rows = _candidates(s.grid)
+        rows = _candidates(s.grid, FID_SIGNALS)
         if not rows:
             continue
         best = {k: min(r[k] for r in rows.values()) for k in FID_SIGNALS}
@@ -132,7 +171,7 @@ def fid_ties(section: Section) -> list[FidTies]:
             size for size, r in rows.items() if all(r[k] - best[k] <= floor for k in FID_SIGNALS)
         ]
         adaptive = (
-            int(s.adaptive.metrics["final_latent_dim"])
+            round(s.adaptive.metrics["final_latent_dim"])
             if s.adaptive is not None and "final_latent_dim" in s.adaptive.metrics
             else None
         )

@@ -9,8 +9,9 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import Section
 from benchmark.report.layout import caption, page, styled_table
+from benchmark.report.numbers import fmt
 from benchmark.report.rules import floor_sentences, rule_outcomes
-from benchmark.report.summary import MethodRow, fmt
+from benchmark.report.summary import MethodRow
 
 RULE_COLUMNS = ("selection rule", "grid's size\nper seed", "its test FID", "its test\nrecon loss")
 
@@ -39,9 +40,14 @@ def rules_page(section: Section, rows: list[MethodRow]) -> Figure | None:
     for o in outcomes:
         n = len(o.choices)
         ranks = ", ".join(f"{r} of {t}" for r, t in o.adaptive_ranks) or "-"
+        label = o.rule
+        if o.skipped:  # e.g. no silhouette for a dataset without labels
+            label += (
+                f"\n(without {', '.join(k.removeprefix('val_') for k in o.skipped)}: not logged)"
+            )
         cells.append(
             [
-                o.rule,
+                label,
                 ", ".join(map(str, o.choices)),
                 fmt(o.test_fid, 2, n),
                 fmt(o.test_recon_loss, 2, n),

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.report.collect import TEST_METRICS, Section, mean_sd
-from benchmark.report.rules import adaptive_rank
-from benchmark.selection import SIGNALS
+from benchmark.report.compute import DEFAULT_MEASURE, MEASURE_WORDS, run_value, search_value
+from benchmark.report.numbers import Ratio, compute_ratio, fmt, noisy
+from benchmark.report.rules import adaptive_rank, available_signals
+
+__all__ = ["METHOD_LABELS", "MethodRow", "fmt", "method_rows", "noise_warnings", "verdict"]
 
 METHOD_LABELS = {
     "adaptive": "ALD-VAE (adaptive, 1 run)",
@@ -19,7 +22,9 @@ METHOD_LABELS = {
 
 @dataclass
 class MethodRow:
-    """One method's headline numbers; each value is (mean, sd) over ``n_seeds`` seeds."""
+    """One method's headline numbers; each value is (mean, sd) over ``n_seeds`` seeds.
+    ``compute_s`` is in the section's measure (``measure``: wall_clock, cpu_time or
+    gpu_time); ``time_to_answer_s`` is always elapsed wall-clock."""
 
     method: str
     n_seeds: int
@@ -27,14 +32,15 @@ class MethodRow:
     time_to_answer_s: tuple[float, float]
     compute_s: tuple[float, float]
     test: dict[str, tuple[float, float]] = field(default_factory=dict)
-    compute_vs_adaptive: tuple[float, float] | None = None
+    compute_vs_adaptive: Ratio | None = None
+    measure: str = DEFAULT_MEASURE
 
     @property
     def label(self) -> str:
         return METHOD_LABELS[self.method]
 
 
-def _per_seed(section: Section, method: str) -> list[dict[str, float]]:
+def _per_seed(section: Section, method: str, measure: str) -> list[dict[str, float]]:
     """Per seed: latent size, time to answer, compute and test metrics of a method."""
     out = []
     for s in section.seeds:
@@ -43,7 +49,7 @@ def _per_seed(section: Section, method: str) -> list[dict[str, float]]:
             values = {
                 "latent_dim": a.metrics["final_latent_dim"],
                 "time": a.metrics["wall_clock_s"],
-                "compute": a.metrics["wall_clock_s"],
+                "compute": run_value(a, measure),
             } | {k: a.metrics[k] for k in TEST_METRICS if k in a.metrics}
         elif method in ("grid", "halving") and getattr(s, method) is not None:
             view = getattr(s, method)
@@ -51,7 +57,7 @@ def _per_seed(section: Section, method: str) -> list[dict[str, float]]:
             values = {
                 "latent_dim": float(view.best_latent_dim),
                 "time": view.time_to_answer_s,
-                "compute": view.compute_s,
+                "compute": search_value(view, measure),
             } | (
                 {k: chosen.metrics[k] for k in TEST_METRICS if k in chosen.metrics}
                 if chosen
@@ -63,22 +69,23 @@ def _per_seed(section: Section, method: str) -> list[dict[str, float]]:
             values = {
                 "latent_dim": float(r.params["fixed_latent_dim"]),
                 "time": a.metrics["wall_clock_s"] + r.metrics["wall_clock_s"],
-                "compute": a.metrics["wall_clock_s"] + r.metrics["wall_clock_s"],
+                "compute": run_value(a, measure) + run_value(r, measure),
             } | {k: r.metrics[k] for k in TEST_METRICS if k in r.metrics}
         else:
             continue
         values["seed"] = s.seed
         if a is not None:
-            values["adaptive_compute"] = a.metrics["wall_clock_s"]
+            values["adaptive_compute"] = run_value(a, measure)
         out.append(values)
     return out
 
 
-def method_rows(section: Section) -> list[MethodRow]:
-    """Headline rows of the methods present in the section."""
+def method_rows(section: Section, measure: str = DEFAULT_MEASURE) -> list[MethodRow]:
+    """Headline rows of the methods present in the section, compute in ``measure``."""
     rows = []
+    adaptive = [v["compute"] for v in _per_seed(section, "adaptive", measure)]
     for method in ("adaptive", "grid", "halving", "retrain"):
-        per_seed = _per_seed(section, method)
+        per_seed = _per_seed(section, method, measure)
         if not per_seed:
             continue
         row = MethodRow(
@@ -87,35 +94,49 @@ def method_rows(section: Section) -> list[MethodRow]:
             mean_sd([v["latent_dim"] for v in per_seed]),
             mean_sd([v["time"] for v in per_seed]),
             mean_sd([v["compute"] for v in per_seed]),
+            # a metric missing on every seed (no labels: no silhouette) is (nan, nan): n/a
             {k: mean_sd([v[k] for v in per_seed if k in v]) for k in TEST_METRICS},
+            measure=measure,
         )
-        ratios = [v["compute"] / v["adaptive_compute"] for v in per_seed if "adaptive_compute" in v]
-        if method in ("grid", "halving") and ratios:
-            row.compute_vs_adaptive = mean_sd(ratios)
+        if method in ("grid", "halving"):
+            row.compute_vs_adaptive = compute_ratio(
+                [v["compute"] for v in per_seed],
+                adaptive,
+                [
+                    (v["compute"], v["adaptive_compute"])
+                    for v in per_seed
+                    if "adaptive_compute" in v
+                ],
+            )
         rows.append(row)
     return rows
+
+
+def noise_warnings(rows: list[MethodRow]) -> list[str]:
+    """One line per method whose timings vary over seeds by more than half their mean."""
+    lines = []
+    for r in rows:
+        for what, value in (("time to answer", r.time_to_answer_s), ("compute", r.compute_s)):
+            if r.n_seeds > 1 and noisy(value):
+                lines.append(
+                    f"Timings noise-dominated: {r.label}'s {what} varies by "
+                    f"{value[1]:.1f} s (sd) around a mean of {value[0]:.1f} s; compare these "
+                    "times with care (another load on the machine, or too few seeds)."
+                )
+    return lines
 
 
 def adaptive_rule_rank(section: Section) -> list[tuple[int, int, int]]:
     """Judge each seed's adaptive model by the grid's selection rule: (seed, rank of the
     adaptive model, number of candidates), rank 1 being the rule's pick (the grid's
-    completed sizes plus the adaptive model; see :func:`rules.adaptive_rank`)."""
+    completed sizes plus the adaptive model, over the signals the runs logged; see
+    :func:`rules.adaptive_rank`)."""
     out = []
     for s in section.seeds:
-        rank = adaptive_rank(s, tuple(SIGNALS))
+        rank = adaptive_rank(s, available_signals(s))
         if rank is not None:
             out.append((s.seed, *rank))
     return out
-
-
-def fmt(value: tuple[float, float] | None, digits: int = 1, n: int = 1, sep: str = " ") -> str:
-    """``mean`` or ``mean ± sd`` (with several seeds; ``sep`` goes before the ±)."""
-    if value is None:
-        return "-"
-    mean, sd = value
-    if mean != mean:  # NaN
-        return "-"
-    return f"{mean:.{digits}f}" if n <= 1 else f"{mean:.{digits}f}{sep}± {sd:.{digits}f}"
 
 
 def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
@@ -126,14 +147,21 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
     if a and g:
         n = a.n_seeds
         lines.append(
-            f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n)}; the grid search selected "
-            f"{fmt(g.latent_dim, 1, g.n_seeds)} (selection rule on validation signals)."
+            f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n, integer=True)}; the grid "
+            f"search selected {fmt(g.latent_dim, 1, g.n_seeds, integer=True)} (selection rule "
+            "on validation signals)."
         )
         if g.compute_vs_adaptive:
+            spread = (
+                f" (per seed {g.compute_vs_adaptive.low:.2f} to {g.compute_vs_adaptive.high:.2f})"
+                if g.compute_vs_adaptive.n > 1
+                else ""
+            )
             lines.append(
-                f"Compute: one ALD-VAE run took {fmt(a.compute_s, 1, n)} s; the grid's trials "
-                f"took {fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
-                f"{fmt(g.compute_vs_adaptive, 2, g.n_seeds)}x the adaptive run."
+                f"Compute ({MEASURE_WORDS[g.measure]}): one ALD-VAE run took "
+                f"{fmt(a.compute_s, 1, n)} s; the grid's trials took "
+                f"{fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
+                f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}."
             )
         lines.append(
             f"Quality (test split): FID {fmt(a.test['test_fid'], 2, n)} (adaptive) vs "

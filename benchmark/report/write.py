@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.processes import pid_alive
 from benchmark.report.collect import ReportError, Section, collect
+from benchmark.report.compute import DEFAULT_MEASURE, check_measure, check_measure_name
 from benchmark.report.pdf import REPORT_CREATOR, write_pdf
 from benchmark.report.summary import MethodRow
 
@@ -78,19 +79,26 @@ def _remove_stale_temporaries(output: Path) -> None:
 
 
 def generate_report(
-    experiment: str, output: Path | None = None, overwrite: bool = False
+    experiment: str,
+    output: Path | None = None,
+    overwrite: bool = False,
+    compute: str = DEFAULT_MEASURE,
 ) -> ReportResult:
     """Collect the experiment's runs and write the PDF (atomically: a failure leaves no
     half-written file). An existing report at ``output`` is replaced only with
-    ``overwrite``; any other existing file never."""
+    ``overwrite``; any other existing file never. ``compute`` is the measure of the
+    compute table and page (``wall_clock``, ``cpu_time`` or ``gpu_time``); a measure
+    that some of the runs did not log is refused with one line."""
+    check_measure_name(compute)
     output = Path(output) if output else default_output(experiment)
     check_writable(output, overwrite)
     _remove_stale_temporaries(output)
     client = MlflowClient()
     sections = collect(experiment, client)
+    check_measure(sections, compute)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        rows = write_pdf(sections, experiment, tmp, client)
+        rows = write_pdf(sections, experiment, tmp, client, compute)
         os.replace(tmp, output)
     except OSError as exc:  # a place that takes no file (/proc, a full disk)
         raise ReportError(f"cannot write the report to {output}: {exc.strerror or exc}") from None

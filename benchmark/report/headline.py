@@ -1,0 +1,114 @@
+"""The first page of a section: the table of methods, the verdict in sentences, and a
+warning where timings are noise-dominated."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+from matplotlib.figure import Figure
+
+from benchmark.report.collect import Section
+from benchmark.report.compute import MEASURE_WORDS
+from benchmark.report.layout import WARNING_COLOUR, caption, page, styled_table
+from benchmark.report.numbers import NOT_APPLICABLE, fmt
+from benchmark.report.summary import MethodRow, noise_warnings, verdict
+
+# the compute column names its measure in a word that fits the column
+MEASURE_SHORT = {"wall_clock": "wall-clock", "cpu_time": "CPU", "gpu_time": "GPU"}
+
+
+def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]]:
+    """(header, cell of a row, relative width) of the value columns."""
+
+    def test(key: str, digits: int, integer: bool = False) -> Callable[[MethodRow], str]:
+        return lambda r: fmt(r.test[key], digits, r.n_seeds, "\n", integer)
+
+    return [
+        ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n", integer=True), 1.0),
+        ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds, "\n"), 1.0),
+        (
+            f"total compute\n({MEASURE_SHORT[measure]}, s)",
+            lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n"),
+            1.15,
+        ),
+        (
+            "compute /\nadaptive",
+            lambda r: r.compute_vs_adaptive.text("\n") if r.compute_vs_adaptive else NOT_APPLICABLE,
+            1.1,
+        ),
+        ("test\nFID", test("test_fid", 2), 1.0),
+        ("test FID\nrecon", test("test_fid_recon", 2), 1.0),
+        ("test\nsilhouette", test("test_silhouette", 3), 1.0),
+        ("test recon\nloss", test("test_recon_loss", 2), 1.0),
+        ("test cluster\naccuracy", test("test_cluster_acc", 3), 1.0),
+        ("active\nunits", test("test_active_units", 1, integer=True), 0.9),
+    ]
+
+
+def table_height(n_rows: int, several_seeds: bool) -> float:
+    """The table's height as a fraction of the page: a two-line header, and body rows of
+    two lines (mean, then ± sd) with several seeds, one line otherwise. Sized to its
+    rows so the verdict follows right below it (no blank gap)."""
+    return 0.07 + n_rows * (0.07 if several_seeds else 0.045)
+
+
+def floors_text(section: Section) -> str:
+    """ " (FID floor, real vs real: ...)" for a section whose runs logged floors."""
+    if section.val_fid_floor is None or section.test_fid_floor is None:
+        return ""
+    return (
+        f" (FID floor, real vs real: {section.val_fid_floor:.2f} validation, "
+        f"{section.test_fid_floor:.2f} test)"
+    )
+
+
+def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
+    """Table, verdict and warnings of one section."""
+    measure = rows[0].measure if rows else "wall_clock"
+    seeds = ", ".join(str(s.seed) for s in section.seeds)
+    fig = page(f"{section.dataset} (preset {section.preset}): did one adaptive run find the size?")
+    header = (
+        f"Experiment {experiment!r}; seeds: {seeds} ({len(section.seeds)}); FID features: "
+        f"{section.fid_backend}, {section.fid_val_samples} validation / "
+        f"{section.fid_test_samples} test images{floors_text(section)}. Mean ± standard deviation "
+        f"over seeds where there are several. Compute measured as {MEASURE_WORDS[measure]}."
+    )
+    fig.text(0.03, 0.935, "\n".join(textwrap.wrap(header, 175)), fontsize=9, va="top")
+    top = 0.88
+    columns = _columns(measure)
+    several = any(r.n_seeds > 1 for r in rows)
+    height = table_height(len(rows), several) if rows else 0.05
+    ax = fig.add_axes((0.03, top - height, 0.94, height))
+    ax.axis("off")
+    if rows:
+        cells = [[r.label, str(r.n_seeds)] + [cell(r) for _, cell, _ in columns] for r in rows]
+        styled_table(
+            ax,
+            cells,
+            ["method", "seeds"] + [name for name, _, _ in columns],
+            [2.6, 0.6] + [w for _, _, w in columns],
+            1.0,
+        )
+    else:
+        ax.text(0.5, 0.5, "no finished runs to compare", ha="center")
+    y = top - height - 0.05
+    for line, colour in [(v, "black") for v in verdict(section, rows)] + [
+        (w, WARNING_COLOUR) for w in noise_warnings(rows)
+    ]:
+        for wrapped in textwrap.wrap(line, 150):
+            fig.text(0.03, y, wrapped, fontsize=10, color=colour)
+            y -= 0.032
+    caption(
+        fig,
+        "Time to answer: elapsed wall-clock until the method names a latent size (a search: "
+        "all its invocations, workers in parallel; retrain: adaptive run plus retraining). "
+        f"Total compute: the {MEASURE_WORDS[measure]} of its training runs summed, as one "
+        "machine would spend it. 'compute / adaptive': the method's mean total compute "
+        "divided by the adaptive run's mean (the table's own means); with several seeds the "
+        "range of the per-seed ratios in brackets. n/a: a metric these runs did not log "
+        "(silhouette and cluster accuracy need labels). Test metrics are those of each "
+        "method's final model from the same test-split evaluation; FIDs are comparable only "
+        "within this section.",
+    )
+    return fig
