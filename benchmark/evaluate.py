@@ -4,6 +4,9 @@ Same function, same samples, same random streams for the adaptive run, every
 grid-search trial and every retrain: that is what makes their numbers comparable.
 Every sample is seeded and class-stratified (splits can be ordered by class); the
 reconstruction loss, ELBO, cluster accuracy and active units use the whole split.
+For data without labels (an ``npz`` file without ``y``) the silhouette and the cluster
+accuracy are NaN, "not available" (:mod:`benchmark.metrics.clustering`), and logged so:
+every run carries the same metric names.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Writers of tiny datasets in each real on-disk format (torchvision's MNIST idx files,
 EuroSAT's class folders of JPEGs, SPRITES' NumPy files), for the loader and pipeline
-tests. Written independently of benchmark.data, so a test checks the loader against the
+tests, and the user's own images (ImageFolder class folders, ``.npz`` files). Written
+independently of benchmark.data, so a test checks the loader against the
 format, not against itself."""
 
 from __future__ import annotations
@@ -114,3 +115,46 @@ def write_sprites(
                 out[split][0].append(clips)
                 out[split][1].append(np.full(n, label))
     return {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in out.items()}
+
+
+def grey_image(label: int, index: int, height: int = 28, width: int = 28) -> np.ndarray:
+    """A (height, width) uint8 grey image whose brightness depends on the class."""
+    rng = np.random.default_rng(7000 + 100 * label + index)
+    img = 40 + 60 * label + rng.integers(-30, 31, size=(height, width))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_image_folder(
+    root: Path,
+    classes: tuple[str, ...] = ("cats", "dogs", "owls"),
+    per_class: int = 10,
+    colour: bool = False,
+    sizes: tuple[tuple[int, int], ...] = ((28, 28),),
+    suffix: str = ".png",
+) -> dict[str, list[np.ndarray]]:
+    """``<root>/<class>/<i><suffix>`` (torchvision's ImageFolder layout) with grey or
+    colour images, image i of a class sized ``sizes[i % len(sizes)]`` (height, width);
+    returns {class: [images as written]}."""
+    from PIL import Image
+
+    written: dict[str, list[np.ndarray]] = {}
+    for label, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True)
+        written[name] = []
+        for i in range(per_class):
+            h, w = sizes[i % len(sizes)]
+            pixels = (
+                eurosat_image(label, i, max(h, w))[:h, :w] if colour else grey_image(label, i, h, w)
+            )
+            Image.fromarray(pixels).save(folder / f"{i:03d}{suffix}")
+            written[name].append(pixels)
+    return written
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """An ``.npz`` file holding ``arrays`` (``x``, ``y`` or anything else)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path

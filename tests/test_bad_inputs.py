@@ -3,8 +3,11 @@ naming what is wrong, a non-zero exit, and leaves no run RUNNING (nothing half d
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from dataset_files import grey_image, write_image_folder, write_npz
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from pipelines import adaptive, benchmark, fixed, gridsearch, report, worker
 from pipelines.cli import run_entry_point
@@ -98,6 +101,71 @@ def test_a_tracking_uri_without_a_store_is_one_line(
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code != 0
     assert lines == [lines[0]] and "tracking URI 'foo://x' has no MLflow store" in lines[0]
+
+
+def _own_images(root, case: str):
+    """A folder of images or an npz file with one problem; returns the data_dir."""
+    root.mkdir()
+    x = np.stack([grey_image(i % 2, i) for i in range(12)])
+    labels = {"npz": {"y": np.arange(12) % 2}, "npz no y": {}, "npz short y": {"y": np.zeros(5)}}
+    if case in labels:
+        return write_npz(root / "f.npz", x=x, **labels[case])
+    if case == "one class":
+        write_image_folder(root, classes=("cats",), per_class=4)
+    elif case == "no classes":
+        Image.fromarray(grey_image(0, 0)).save(root / "a.png")
+    else:
+        write_image_folder(root, per_class=6)
+        bad = root / "dogs" / "bad.png"
+        if case == "unreadable":
+            bad.write_bytes(b"not a png")
+        elif case == "wide":
+            Image.fromarray(grey_image(0, 0, 20, 60)).save(bad)
+    return root
+
+
+OWN = ["--epochs", "1", "--device", "cpu"]
+# (entry, how the data is spoiled, extra arguments, what the one line says)
+OWN_CASES = [
+    (adaptive, "no classes", ["--dataset", "folder"], "has no class folders"),
+    (adaptive, "one class", ["--dataset", "folder"], "has one class folder (cats)"),
+    (gridsearch, "unreadable", ["--dataset", "folder"], "cannot read image {tmp}/dogs/bad.png"),
+    (fixed, "wide", ["--dataset", "folder", "--latent_dim", "2"], "{tmp}/dogs/bad.png is 60x20"),
+    (adaptive, "good", ["--dataset", "folder", "--image_size", "2"], "image_size=2 is out of"),
+    (benchmark, "npz", ["--dataset", "npz", "--image_size", "999"], "image_size=999 is out of"),
+    (adaptive, "npz", ["--dataset", "digits", "--image_size", "16"], "applies to dataset=folder"),
+    (adaptive, "npz no y", ["--dataset", "npz"], "pass fid_backend=inception"),
+    (
+        benchmark,
+        "npz no y",
+        ["--dataset", "npz", "--fid_backend", "inception"],
+        "the ALD-VAE rule switches phase and stops on the silhouette score",
+    ),
+    (fixed, "npz short y", ["--dataset", "npz", "--latent_dim", "2"], "{tmp}/f.npz: y has shape"),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "case", "argv", "expected"),
+    OWN_CASES,
+    ids=[f"{e.__name__.split('.')[-1]}:{c}:{' '.join(a)[-24:]}" for e, c, a, _ in OWN_CASES],
+)
+def test_bad_own_images_one_line_nonzero_nothing_running(
+    entry, case, argv, expected, mlflow_store, tmp_path, capsys
+):
+    data_dir = _own_images(tmp_path / "data", case)
+    code = run_entry_point(entry.main, [*argv, *OWN, "--data_dir", str(data_dir)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
+    assert code != 0
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert expected.replace("{tmp}", str(tmp_path / "data")) in lines[0]
+    client = MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    running = (
+        client.search_runs(experiments, "attributes.status = 'RUNNING'") if experiments else []
+    )
+    assert not running
 
 
 def test_the_sweep_is_wide():

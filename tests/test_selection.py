@@ -205,3 +205,20 @@ def test_extra_test_metrics_do_not_enter_the_rule():
 def test_empty_input_raises_value_error():
     with pytest.raises(ValueError, match="no completed sizes"):
         select_latent_dim({})
+
+
+def test_a_signal_not_available_for_any_size_is_left_out():
+    # unlabelled data: val_silhouette is NaN for every size; the score is the mean of
+    # the other three signals' goodness, not NaN and not a made-up silhouette
+    rows = {
+        4: {"val_recon_loss": 10.0, "val_fid": 3.0, "val_fid_recon": 2.0},
+        8: {"val_recon_loss": 8.0, "val_fid": 5.0, "val_fid_recon": 1.0},
+        16: {"val_recon_loss": 7.0, "val_fid": 9.0, "val_fid_recon": 1.5},
+    }
+    with_nan = {k: v | {"val_silhouette": float("nan")} for k, v in rows.items()}
+    three = tuple(s for s in SIGNALS if s != "val_silhouette")
+    expected = select_latent_dim(rows, three)
+    got = select_latent_dim(with_nan)
+    assert got.best_latent_dim == expected.best_latent_dim == 8
+    assert got.scores == pytest.approx(expected.scores)
+    assert "val_silhouette" not in got.best_per_signal
