@@ -4,6 +4,8 @@ adaptive run's size), all nested under one run, then the PDF report of the exper
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.report.collect import RETRAIN_ROLE
 from benchmark.report.write import ReportResult, check_writable, default_output, generate_report
-from benchmark.runner import RunOutcome, prepare, run_training
+from benchmark.runner import RunOutcome, prepare, process_cpu_s, run_training
 from benchmark.search.parent import SearchOutcome, run_search
 from benchmark.search.spec import SearchSpec, derive_study_name
 
@@ -50,6 +52,50 @@ def grid_specs(configs: list[RunConfig], storage: str, n_workers: int) -> list[S
     ]
 
 
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def headline_metrics(seeds: list[SeedOutcome]) -> dict[str, float]:
+    """The numbers a user compares benchmarks by, as metrics of the benchmark run: each
+    method's size, test FID and reconstruction loss and cost, averaged over ``seeds``,
+    and the compute ratios as ratios of totals (grid trials summed, as one machine pays
+    for them, over the adaptive runs)."""
+
+    def mean(values: list[float]) -> float:
+        return statistics.fmean(values) if values else float("nan")
+
+    adaptive = [s.adaptive for s in seeds]
+    searches = [s.search for s in seeds]
+    out = {
+        "n_seeds_done": float(len(seeds)),
+        "adaptive_final_latent_dim": mean([a.test_metrics["final_latent_dim"] for a in adaptive]),
+        "adaptive_test_fid": mean([a.test_metrics["test_fid"] for a in adaptive]),
+        "adaptive_test_recon_loss": mean([a.test_metrics["test_recon_loss"] for a in adaptive]),
+        "adaptive_wall_clock_s": mean([a.wall_clock_s for a in adaptive]),
+        "adaptive_cpu_time_s": mean([a.cpu_time_s for a in adaptive]),
+        "grid_selected_latent_dim": mean([g.selection.best_latent_dim for g in searches]),
+        "grid_test_fid": mean([g.selected.get("test_fid", float("nan")) for g in searches]),
+        "grid_test_recon_loss": mean(
+            [g.selected.get("test_recon_loss", float("nan")) for g in searches]
+        ),
+        "grid_sum_trial_wall_clock_s": mean([g.sum_trial_wall_clock_s for g in searches]),
+        "grid_sum_trial_cpu_time_s": mean([g.sum_trial_cpu_time_s for g in searches]),
+        "grid_wall_clock_s": mean([g.wall_clock_s for g in searches]),
+        "compute_ratio_grid_over_adaptive": _ratio(
+            sum(g.sum_trial_wall_clock_s for g in searches), sum(a.wall_clock_s for a in adaptive)
+        ),
+        "cpu_ratio_grid_over_adaptive": _ratio(
+            sum(g.sum_trial_cpu_time_s for g in searches), sum(a.cpu_time_s for a in adaptive)
+        ),
+    }
+    retrains = [s.retrain for s in seeds if s.retrain is not None]
+    if retrains:
+        out["retrain_test_fid"] = mean([r.test_metrics["test_fid"] for r in retrains])
+        out["retrain_test_recon_loss"] = mean([r.test_metrics["test_recon_loss"] for r in retrains])
+    return out
+
+
 def run_experiment(
     configs: list[RunConfig],
     specs: list[SearchSpec],
@@ -62,9 +108,15 @@ def run_experiment(
     that experiment to ``output`` (default ``outputs/reports/<experiment>.pdf``; an
     existing report there is replaced only with ``overwrite``) and log it.
 
-    The output path is checked before any training starts."""
+    The run is named ``benchmark <dataset> <preset>``; after each seed it logs
+    :func:`headline_metrics` of the seeds done so far (step = seeds done), and at the end
+    its ``wall_clock_s`` and ``cpu_time_s``. The output path is checked before any
+    training starts."""
+    start, cpu_start = time.perf_counter(), process_cpu_s()
+    first = configs[0]
     with tracking.report_run(
-        extra_tags={"benchmark.dataset": configs[0].dataset, "benchmark.preset": configs[0].preset}
+        extra_tags={"benchmark.dataset": first.dataset, "benchmark.preset": first.preset},
+        run_name=f"benchmark {first.dataset} {first.preset}",
     ) as run:
         experiment = tracking.experiment_name_of(run)
         output = output or default_output(experiment)
@@ -85,13 +137,21 @@ def run_experiment(
                     "fixed",
                     latent_dim=size,
                     nested=True,
-                    run_name=f"retrain latent_dim={size} seed={cfg.seed}",
+                    run_name=f"retrain seed={cfg.seed} latent_dim={size}",
                     extra_tags={
                         "benchmark.role": RETRAIN_ROLE,
                         "benchmark.retrain_of": adaptive.run_id,
                     },
                 )
             seeds.append(SeedOutcome(cfg.seed, adaptive, search, retrained))
+            # the chart view fills in while the job runs; the last step is every seed
+            tracking.log_metrics(headline_metrics(seeds), step=len(seeds))
         result = generate_report(experiment, output, overwrite)
         tracking.log_file(result.path)
+        tracking.log_metrics(
+            {
+                "wall_clock_s": time.perf_counter() - start,
+                "cpu_time_s": process_cpu_s() - cpu_start,
+            }
+        )
     return ExperimentOutcome(run.info.run_id, experiment, seeds, result)

@@ -4,7 +4,7 @@ Optuna's heartbeats tell when a *trial's* process died: the trial is failed and 
 A ``worker`` entry point on another machine is an MLflow run of its own (its machine, its
 trials' cost) that outlives each trial; if the whole machine dies, nothing of it is left
 to end that run, which would stay RUNNING for ever. So a joined worker beats too, in the
-study's user attribute ``worker_alive:<run id>`` (seconds since the epoch, ``None`` once
+study's (system) attribute ``worker_alive:<run id>`` (seconds since the epoch, ``None`` once
 it stops on purpose), and every process that waits for a search's trials ends the
 RUNNING run of a worker whose beat is older than the search's grace period FAILED.
 """
@@ -18,12 +18,14 @@ from types import TracebackType
 import optuna
 
 from benchmark import tracking
+from benchmark.search.attrs import set_study_attr, study_attrs
 
 WORKER_BEAT_PREFIX = "worker_alive:"
 
 
 def beat_key(run_id: str) -> str:
-    """The study user attribute that holds a worker run's last beat."""
+    """The study attribute (:mod:`benchmark.search.attrs`) that holds a worker run's
+    last beat."""
     return f"{WORKER_BEAT_PREFIX}{run_id}"
 
 
@@ -42,12 +44,12 @@ class WorkerHeartbeat:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._study.set_user_attr(self._key, time.time())
+                set_study_attr(self._study, self._key, time.time())
             except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
                 continue
 
     def __enter__(self) -> WorkerHeartbeat:
-        self._study.set_user_attr(self._key, time.time())
+        set_study_attr(self._study, self._key, time.time())
         self._thread.start()
         return self
 
@@ -59,11 +61,11 @@ class WorkerHeartbeat:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        self._study.set_user_attr(self._key, None)
+        set_study_attr(self._study, self._key, None)
 
 
 def stale_worker_runs(attrs: dict, now: float, grace_s: float) -> list[str]:
-    """Run ids whose last beat in the study's user ``attrs`` is older than ``grace_s``."""
+    """Run ids whose last beat in the study's ``attrs`` is older than ``grace_s``."""
     return sorted(
         key[len(WORKER_BEAT_PREFIX) :]
         for key, beat in attrs.items()
@@ -78,9 +80,9 @@ def fail_dead_worker_runs(study: optuna.Study, grace_s: float) -> list[str]:
     not beaten for ``grace_s`` seconds. Returns the ids of the runs it ended."""
     ended = []
     now = time.time()
-    attrs = study.user_attrs  # one read of the storage
+    attrs = study_attrs(study)  # one read of the storage
     for run_id in stale_worker_runs(attrs, now, grace_s):
-        study.set_user_attr(beat_key(run_id), None)  # judged once, whatever its status
+        set_study_attr(study, beat_key(run_id), None)  # judged once, whatever its status
         if tracking.run_status(run_id) != "RUNNING":
             continue
         silent = now - attrs[beat_key(run_id)]

@@ -89,7 +89,8 @@ def run_training(
 
     ``on_epoch`` is called after each epoch is logged (a search's pruner hooks in here;
     an exception of a type in ``early_stops`` ends the run KILLED instead of FAILED).
-    ``on_start`` gets the run id as soon as the run exists.
+    ``on_start`` gets the run id as soon as the run exists. ``run_name`` defaults to
+    ``adaptive seed=1`` or ``fixed seed=1 latent_dim=16``.
     ``parent_run_id``/``experiment_id`` place the run under a run of another process.
     The training saves a checkpoint after every epoch (``benchmark.checkpoint``), logged
     as the artifact ``checkpoint/`` and removed locally when the run finishes;
@@ -103,6 +104,8 @@ def run_training(
     fingerprint = training_fingerprint(cfg, adaptive, latent_dim)
     # a checkpoint of another training is refused before the run is touched
     resume = load_checkpoint(checkpoint_path(resume_run_id), fingerprint) if resume_run_id else None
+    if run_name is None:
+        run_name = f"{method} seed={cfg.seed}" + ("" if adaptive else f" latent_dim={latent_dim}")
     with tracking.tracked_run(
         cfg,
         method,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from benchmark.errors import BenchmarkError, ConfigError
 
@@ -56,6 +57,15 @@ def bool_param(params: dict[str, str], name: str) -> bool:
     return text == "true"
 
 
+def entry_point_name(main: Callable[[list[str]], None]) -> str:
+    """The entry point ``main`` belongs to (``adaptive`` for ``pipelines.adaptive``; under
+    ``python -m`` the module is ``__main__``, so its file names it)."""
+    module = main.__module__
+    if module == "__main__":
+        return Path(sys.argv[0]).stem
+    return module.rpartition(".")[2]
+
+
 def run_entry_point(
     main: Callable[[list[str]], None],
     argv: list[str] | None = None,
@@ -63,7 +73,8 @@ def run_entry_point(
 ) -> int:
     """Run ``main`` as an entry point.
 
-    While ``main`` runs, the run that ``mlflow run`` created (if any) records its process
+    While ``main`` runs, the run that ``mlflow run`` created (if any) is named after the
+    entry point (the run it becomes renames it: ``adaptive seed=1``), records its process
     and beats (a top-level run ends the runs of its experiment whose process vanished:
     ``benchmark.tracking.tracked_run``). A :class:`BenchmarkError` prints one line to
     stderr and exits 2, after ending that run FAILED with the reason. SIGINT and SIGTERM
@@ -77,6 +88,8 @@ def run_entry_point(
     run_id = tracking.env_run_id()
     try:
         tracking.check_tracking_uri()
+        # never one of MLflow's random names, even on a run that bad input ends
+        tracking.name_entry_run(run_id, entry_point_name(main))
         with tracking.entry_run_liveness(run_id):
             main(sys.argv[1:] if argv is None else argv)
     except BenchmarkError as exc:

@@ -18,6 +18,7 @@ from benchmark.liveness import (
     fail_dead_worker_runs,
     stale_worker_runs,
 )
+from benchmark.search.attrs import set_study_attr, study_attrs
 from benchmark.tracking import FAILURE_TAG
 
 
@@ -47,9 +48,9 @@ def test_fail_dead_worker_runs_ends_only_silent_running_runs(store):
     dead, alive, finished = (client.create_run(experiment).info.run_id for _ in range(3))
     client.set_terminated(finished, "FINISHED")
     now = time.time()
-    study.set_user_attr(beat_key(dead), now - 100)
-    study.set_user_attr(beat_key(alive), now)
-    study.set_user_attr(beat_key(finished), now - 100)
+    set_study_attr(study, beat_key(dead), now - 100)
+    set_study_attr(study, beat_key(alive), now)
+    set_study_attr(study, beat_key(finished), now - 100)
 
     assert fail_dead_worker_runs(study, grace_s=30) == [dead]
 
@@ -59,19 +60,19 @@ def test_fail_dead_worker_runs_ends_only_silent_running_runs(store):
     assert client.get_run(finished).info.status == "FINISHED"
     assert FAILURE_TAG not in client.get_run(finished).data.tags
     # judged once: a second pass finds nothing to end
-    assert study.user_attrs[beat_key(dead)] is None
+    assert study_attrs(study)[beat_key(dead)] is None
     assert fail_dead_worker_runs(study, grace_s=30) == []
 
 
 def test_heartbeat_beats_while_the_block_runs_and_clears_on_exit(store):
     _, _, study = store
     with WorkerHeartbeat(study, "w1", interval_s=0.05):
-        first = study.user_attrs[beat_key("w1")]
+        first = study_attrs(study)[beat_key("w1")]
         deadline = time.monotonic() + 10
-        while study.user_attrs[beat_key("w1")] == first:
+        while study_attrs(study)[beat_key("w1")] == first:
             assert time.monotonic() < deadline, "no second beat"
             time.sleep(0.02)
-    assert study.user_attrs[beat_key("w1")] is None
+    assert study_attrs(study)[beat_key("w1")] is None
 
 
 @pytest.mark.slow

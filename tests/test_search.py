@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.search.attrs import VALUE_NOTE, VALUE_NOTE_ATTR, set_study_attr, study_attrs
 from benchmark.search.rows import TrialRow, per_size_table, trial_cost_s, trial_rows
 from benchmark.search.spec import (
     MAX_ROUNDS,
@@ -150,13 +151,17 @@ def test_create_or_resume_study_records_and_checks_the_search_space(tmp_path, ma
     cfg = make_cfg(epochs=2)
     spec = _spec(tmp_path)
     study = create_or_resume_study(spec, cfg)
-    assert study.user_attrs == {
+    assert study_attrs(study) == {
         "latent_sizes": [2, 4],
         "search": "grid",
         "config_fingerprint": config_fingerprint(cfg),
         "dataset": "digits",
         "preset": "quick",
+        VALUE_NOTE_ATTR: VALUE_NOTE,
     }
+    # what Optuna's CLI and dashboard print: what the trial value is, nothing more
+    assert study.user_attrs == {VALUE_NOTE_ATTR: VALUE_NOTE}
+    assert study.metric_names == ["val_fid"]
     study.add_trial(
         create_trial(
             params={PARAM: 2},
@@ -201,7 +206,7 @@ def test_pending_sizes_has_work_and_trial_rows():
     assert has_work(study, [2, 4, 8])
     study.add_trial(_trial(2, TrialState.COMPLETE, val_fid=3.0, mlflow_run_id="r2"))
     study.add_trial(_trial(4, TrialState.PRUNED, mlflow_run_id="r4"))
-    study.set_user_attr("parent_run_id", "now")  # the search invocation running now
+    set_study_attr(study, "parent_run_id", "now")  # the search invocation running now
     study.add_trial(_trial(8, TrialState.FAIL, worker_host="h", search_run_id="now"))
     study.add_trial(_trial(16, TrialState.PRUNED, surplus=True))  # took nothing
     assert pending_sizes(study, [2, 4, 8, 16]) == [16]
@@ -225,7 +230,7 @@ def test_pending_sizes_has_work_and_trial_rows():
 
 def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():
     study = optuna.create_study()
-    study.set_user_attr("parent_run_id", "now")
+    set_study_attr(study, "parent_run_id", "now")
     study.add_trial(_trial(2, TrialState.COMPLETE))
     study.add_trial(_trial(4, TrialState.PRUNED))
     study.add_trial(_trial(8, TrialState.FAIL, search_run_id="now"))
@@ -233,7 +238,7 @@ def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():
     assert pending_sizes(study, [2, 4, 8]) == []
     assert missing_sizes(study, [2, 4, 8]) == [8]
     # the next invocation trains it again; pruned and complete sizes are results
-    study.set_user_attr("parent_run_id", "next")
+    set_study_attr(study, "parent_run_id", "next")
     assert pending_sizes(study, [2, 4, 8]) == [8]
     # until the size has failed MAX_ROUNDS times
     for _ in range(MAX_ROUNDS - 1):
@@ -425,7 +430,7 @@ class GridSearch:
 
 def _snapshot(code: int, uri: str, storage: str, study_name: str) -> Snapshot:
     study = optuna.load_study(study_name=study_name, storage=storage)
-    return Snapshot(code, study.get_trials(), dict(study.user_attrs), _all_runs(uri))
+    return Snapshot(code, study.get_trials(), study_attrs(study), _all_runs(uri))
 
 
 @pytest.fixture(scope="module")
@@ -580,8 +585,8 @@ def test_existing_study_with_other_sizes_is_refused_and_untouched(grid_search, s
     assert mlflow.search_runs(search_all_experiments=True).empty
     study = optuna.load_study(study_name=grid_search.study_name, storage=grid_search.storage)
     before = grid_search.second
-    assert study.user_attrs == before.study_attrs
-    assert study.user_attrs["latent_sizes"] == [2, 4]
+    assert study_attrs(study) == before.study_attrs
+    assert study_attrs(study)["latent_sizes"] == [2, 4]
     after = study.get_trials()
     assert [(t.number, t.state, t.params, t.user_attrs) for t in after] == [
         (t.number, t.state, t.params, t.user_attrs) for t in before.trials

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.search.attrs import set_study_attr, study_attrs
 from benchmark.search.coordinator import run_workers_until_done
 from benchmark.search.join import join_study
 from benchmark.search.spec import MAX_ROUNDS, PARAM, PARENT_ATTRS, SearchSpec, config_fingerprint
@@ -127,8 +128,10 @@ def test_record_parent_writes_what_a_worker_needs(tmp_path, make_cfg):
     spec = _spec(tmp_path)
     study = create_or_resume_study(spec, cfg)
     record_parent(study, cfg, spec, "run1", "7", "http://u:secret@mlflow:5000")
-    attrs = study.user_attrs
+    attrs = study_attrs(study)
     assert set(PARENT_ATTRS) <= set(attrs)
+    # kept out of the user attributes, which Optuna's CLI and dashboard print in full
+    assert set(PARENT_ATTRS).isdisjoint(study.user_attrs)
     assert attrs["config"] == cfg.to_dict()
     assert attrs["parent_run_id"] == "run1"
     assert attrs["parent_experiment_id"] == "7"
@@ -136,7 +139,7 @@ def test_record_parent_writes_what_a_worker_needs(tmp_path, make_cfg):
     assert (attrs["heartbeat_interval"], attrs["grace_period"]) == (2, 5)
     # a resumed parent re-points the workers
     record_parent(study, cfg, spec, "run2", "7", "sqlite:///m.db")
-    assert study.user_attrs["parent_run_id"] == "run2"
+    assert study_attrs(study)["parent_run_id"] == "run2"
 
 
 def test_join_study_rebuilds_the_search_with_this_machines_device(tmp_path, make_cfg):
@@ -238,10 +241,10 @@ def test_join_study_refuses_a_config_this_version_trains_differently(tmp_path, m
     spec = _spec(tmp_path)
     study = create_or_resume_study(spec, cfg)
     record_parent(study, cfg, spec, "run1", "7", "sqlite:///m.db")
-    study.set_user_attr("config", cfg.to_dict() | {"warp_factor": 9})
+    set_study_attr(study, "config", cfg.to_dict() | {"warp_factor": 9})
     with pytest.raises(BenchmarkError, match="warp_factor are unknown here"):
         join_study(spec.storage, "s", 1, {}, 0, _statuses(run1="RUNNING"), "x")
-    study.set_user_attr("config", cfg.to_dict() | {"epochs": 3})
+    set_study_attr(study, "config", cfg.to_dict() | {"epochs": 3})
     with pytest.raises(BenchmarkError, match="would train another configuration"):
         join_study(spec.storage, "s", 1, {}, 0, _statuses(run1="RUNNING"), "x")
 

@@ -14,7 +14,7 @@ from benchmark.runner import prepare
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
 from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
 from benchmark.search.spec import SearchSpec
-from benchmark.search.study import create_or_resume_study, record_parent
+from benchmark.search.study import create_or_resume_study, record_parent, record_selection
 from benchmark.search.trials import missing_sizes
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
@@ -31,6 +31,9 @@ class SearchOutcome:
     per_size: list[dict]
     sum_trial_wall_clock_s: float
     wall_clock_s: float
+    # the selected size's final values (test metrics, cost) as its trial recorded them
+    selected: dict[str, float]
+    sum_trial_cpu_time_s: float
 
 
 def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
@@ -52,7 +55,14 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
         "benchmark.search": spec.search,
         "benchmark.storage": mask_url(spec.storage),
     }
-    with tracking.tracked_run(cfg, "gridsearch", device, nested=nested, extra_tags=tags) as run:
+    with tracking.tracked_run(
+        cfg,
+        "gridsearch",
+        device,
+        nested=nested,
+        run_name=tracking.search_run_name(spec.search, cfg.seed),
+        extra_tags=tags,
+    ) as run:
         tracking.log_params(
             {
                 "search.search": spec.search,
@@ -101,17 +111,39 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
         )
         tracking.log_figure(fig, "signals_by_latent_dim.png")
         figures.close(fig)
-        study.set_user_attr("selected_latent_dim", selection.best_latent_dim)
+        record_selection(study, selection.best_latent_dim)
         sum_cost = sum(r.trial_wall_clock_s for r in rows)
+        sum_cpu = sum(r.values.get("cpu_time_s", 0.0) for r in rows)
+        selected = complete[selection.best_latent_dim]
         wall = time.perf_counter() - start
         tracking.log_metrics(
             {
                 "best_latent_dim": selection.best_latent_dim,
                 **{f"best_latent_dim_{k}": v for k, v in selection.best_per_signal.items()},
+                **selected_metrics(selected),
                 **trial_metrics(rows, exit_codes),
+                "sum_trial_cpu_time_s": sum_cpu,
                 "wall_clock_s": wall,
             }
         )
         return SearchOutcome(
-            run.info.run_id, spec.study_name, selection, rows, table, sum_cost, wall
+            run.info.run_id,
+            spec.study_name,
+            selection,
+            rows,
+            table,
+            sum_cost,
+            wall,
+            selected,
+            sum_cpu,
         )
+
+
+# The selected size's values the parent run repeats, so that the runs table and the
+# chart view compare searches without opening a trial (our choice of headline values).
+SELECTED_METRICS = ("test_fid", "test_recon_loss", "test_elbo", "test_silhouette")
+
+
+def selected_metrics(values: dict[str, float]) -> dict[str, float]:
+    """``selected_<name>``: the selected size's test metrics, as its trial recorded them."""
+    return {f"selected_{k}": values[k] for k in SELECTED_METRICS if k in values}

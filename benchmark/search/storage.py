@@ -3,8 +3,14 @@ warning for a password on a command line, and the RDB storage with heartbeats.""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import optuna
@@ -60,6 +66,27 @@ def _sqlite_immediate_transactions(engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@contextlib.contextmanager
+def _creation_lock(url: str) -> Iterator[None]:
+    """An exclusive lock around opening a SQLite storage file: Optuna creates a new
+    file's tables in whichever process (or thread) opens it first, and two that open it
+    at once race through the same CREATE TABLEs ("table ... already exists", "UNIQUE
+    constraint failed: alembic_version"). Other databases create theirs transactionally."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(url[len("sqlite:///") :].split("?")[0]).resolve()
+    key = hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    # in the temporary folder: no file left beside the user's database
+    lock = Path(tempfile.gettempdir()) / f"ald-vae-benchmark-optuna-{key}.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
     """The study's RDB storage with heartbeats and stale-trial retries.
 
@@ -80,7 +107,7 @@ def open_storage(spec: SearchSpec) -> optuna.storages.RDBStorage:
             )
     engine_kwargs = {"connect_args": {"timeout": 60}} if scheme.startswith("sqlite") else {}
     try:
-        with warnings.catch_warnings():
+        with _creation_lock(url), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
                 url,

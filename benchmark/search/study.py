@@ -4,11 +4,20 @@ worker on another machine needs to join it."""
 
 from __future__ import annotations
 
+import warnings
+
 import optuna
 
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
 from benchmark.masking import mask_url
+from benchmark.search.attrs import (
+    SELECTED_ATTR,
+    VALUE_NOTE,
+    VALUE_NOTE_ATTR,
+    attrs_by_name,
+    set_study_attr,
+)
 from benchmark.search.spec import (
     HALVING_MIN_RESOURCE_DIVISOR,
     HALVING_REDUCTION_FACTOR,
@@ -17,6 +26,10 @@ from benchmark.search.spec import (
     config_fingerprint,
 )
 from benchmark.search.storage import open_storage
+
+# The trial value: each trial's final validation FID of prior samples (what the halving
+# pruner ranks at each rung), named so in Optuna's CLI and dashboard.
+PARAM_VALUE = "val_fid"
 
 
 def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.GridSampler:
@@ -43,12 +56,9 @@ def load_study(spec: SearchSpec, cfg: RunConfig, storage=None) -> optuna.Study:
 
 
 def study_user_attrs(storage: optuna.storages.BaseStorage, name: str) -> dict | None:
-    """The user attributes of study ``name``, or None when the storage has no such study
-    (one study's row only: the storage may hold many studies with many trials)."""
-    try:
-        return storage.get_study_user_attrs(storage.get_study_id_from_name(name))
-    except KeyError:
-        return None
+    """What the project recorded in study ``name`` (:mod:`.attrs`), or None when the
+    storage has no such study."""
+    return attrs_by_name(storage, name)
 
 
 def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
@@ -80,7 +90,12 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
     )
     try:
         for key, value in (wanted | {"dataset": cfg.dataset, "preset": cfg.preset}).items():
-            study.set_user_attr(key, value)
+            set_study_attr(study, key, value)
+        # what Optuna's "value" and "best" mean here, where its CLI and dashboard show it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([PARAM_VALUE])
+        study.set_user_attr(VALUE_NOTE_ATTR, VALUE_NOTE)
     except BaseException:
         # never leave a study without the attributes that a resume checks
         optuna.delete_study(study_name=spec.study_name, storage=storage)
@@ -96,7 +111,8 @@ def record_parent(
     experiment_id: str,
     tracking_uri: str,
 ) -> None:
-    """Write into the study what a worker on another machine needs to join the search:
+    """Record in the study (system attributes, :mod:`.attrs`) what a worker on another
+    machine needs to join the search:
     the resolved training config, the parent run and its experiment, and the heartbeat
     settings (every process must judge staleness alike). The latest parent wins, so a
     resumed search re-points its workers; the run id is written last because a joining
@@ -111,4 +127,10 @@ def record_parent(
         "parent_run_id": run_id,
     }
     for key, value in values.items():
-        study.set_user_attr(key, value)
+        set_study_attr(study, key, value)
+
+
+def record_selection(study: optuna.Study, latent_dim: int) -> None:
+    """Show the project's selection beside Optuna's best (the lowest ``val_fid``): the
+    study user attribute ``selected_latent_dim``."""
+    study.set_user_attr(SELECTED_ATTR, latent_dim)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from benchmark.search.attrs import study_attrs
 from benchmark.search.spec import MAX_ROUNDS, PARAM, RIVAL_WAIT_S
 
 # The trial user attribute naming the search invocation (its parent run) that ran it.
@@ -54,7 +55,7 @@ def pending_sizes(study: optuna.Study, sizes: list[int]) -> list[int]:
     takes its size; a surplus trial takes nothing; a failed trial only during the
     search invocation it failed in (the study's ``parent_run_id``)."""
     trials = study.get_trials(deepcopy=False)
-    search_run_id = study.user_attrs.get("parent_run_id")
+    search_run_id = study_attrs(study).get("parent_run_id")
     failures = Counter(trial_size(t) for t in trials if t.state == TrialState.FAIL)
     taken = {trial_size(t) for t in trials if _takes_its_size(t, search_run_id, failures)}
     return [s for s in sizes if s not in taken]

@@ -125,7 +125,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             prepared,
             "fixed",
             latent_dim=size,
-            run_name=f"latent_dim={size}",
+            run_name=tracking.trial_run_name(spec.search, cfg.seed, size),
             extra_tags={
                 "benchmark.study_name": spec.study_name,
                 "benchmark.trial_number": str(trial.number),
