@@ -103,7 +103,8 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
         xerr=[b.sd for b in bars],
         color="tab:blue",
         alpha=0.8,
-        error_kw={"ecolor": "black", "capsize": 4, "lw": 1},
+        # one seed has no spread: no caps drawn as if there were one
+        error_kw={"ecolor": "black", "capsize": 4 if any(b.sd > 0 for b in bars) else 0},
     )
     ax.set_yticks(range(len(bars)), [textwrap.fill(b.label, 34) for b in bars])
     ax.invert_yaxis()

@@ -22,10 +22,10 @@ TICK_CLEARANCE = 0.3
 
 def x_range(sizes: list[int], extra: list[int]) -> tuple[float, float]:
     """Limits of a log2 size axis holding every grid size and every extra size (the
-    adaptive model's) with a quarter octave to spare on both sides."""
+    adaptive model's) with 0.4 octave to spare on both sides."""
     every = [s for s in sizes + extra if s > 0]
     low, high = math.log2(min(every)), math.log2(max(every))
-    return 2 ** (low - 0.25), 2 ** (high + 0.25)
+    return 2 ** (low - 0.4), 2 ** (high + 0.4)
 
 
 def ticks(sizes: list[int], extra: list[int]) -> list[int]:
@@ -72,14 +72,20 @@ def _panel(
             zorder=4,
         )
         star.set_gid(f"adaptive {key}")
+        # the value on the side of the star facing the grid's sizes, so it stays inside
+        right_of_grid = bool(sizes) and adaptive_size > max(sizes) ** 0.5 * min(sizes) ** 0.5
         ax.annotate(
-            f"{adaptive_value:.3g}",
+            f"{adaptive_value:.4g}",
             (adaptive_size, adaptive_value),
-            xytext=(6, 6),
+            xytext=(-8 if right_of_grid else 8, 0),
             textcoords="offset points",
-            fontsize=7,
-            color="black",
+            ha="right" if right_of_grid else "left",
+            va="center",
+            fontsize=7.5,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )
+    # room above and below the points, so a star at the edge of the values is not cut
+    ax.margins(y=0.12)
     if not points and adaptive_value is None:
         ax.text(
             0.5,

@@ -30,7 +30,7 @@ def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]
         (
             f"total compute\n({MEASURE_SHORT[measure]}, s)",
             lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n"),
-            1.15,
+            1.3,
         ),
         (
             "compute /\nadaptive",
@@ -101,7 +101,8 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
             y -= 0.032
     caption(
         fig,
-        "Time to answer: elapsed wall-clock until the method names a latent size (a search: "
+        below=y - 0.01,
+        text="Time to answer: elapsed wall-clock until the method names a latent size (a search: "
         "all its invocations, workers in parallel; retrain: adaptive run plus retraining). "
         f"Total compute: the {MEASURE_WORDS[measure]} of its training runs summed, as one "
         "machine would spend it. 'compute / adaptive': the method's mean total compute "

@@ -24,9 +24,14 @@ def page(title: str) -> Figure:
     return fig
 
 
-def caption(fig: Figure, text: str, y: float = 0.02) -> None:
-    """Small grey explanatory text at the foot of a page."""
-    fig.text(0.03, y, "\n".join(textwrap.wrap(text, 170)), fontsize=9, color="0.25", va="bottom")
+def caption(fig: Figure, text: str, y: float = 0.02, below: float | None = None) -> None:
+    """Small grey explanatory text at the foot of a page, or hanging from ``below`` (a
+    page fraction) right under the page's content, so no blank band separates them."""
+    wrapped = "\n".join(textwrap.wrap(text, 170))
+    if below is not None:
+        fig.text(0.03, below, wrapped, fontsize=9, color="0.25", va="top")
+    else:
+        fig.text(0.03, y, wrapped, fontsize=9, color="0.25", va="bottom")
 
 
 def styled_table(ax, cells: list[list[str]], header: list[str], widths: list[float], height: float):  # noqa: ANN001, ANN201
