@@ -4,6 +4,8 @@ its own resumes from its checkpoint exactly (the objective's parameters included
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -11,9 +13,9 @@ from benchmark.adaptive import Signals
 from benchmark.checkpoint import load_checkpoint, training_fingerprint
 from benchmark.methods.ard import ArdObjective
 from benchmark.methods.ordered import NestedDropoutObjective
-from benchmark.models import recon_loss_per_image
+from benchmark.models import build_model, recon_loss_per_image
 from benchmark.objective import TrainingObjective, run_fingerprint
-from benchmark.train import train
+from benchmark.train import train, train_one_epoch
 
 CPU = torch.device("cpu")
 N_Z = 8
@@ -129,3 +131,21 @@ def test_an_objective_runs_at_a_fixed_size_only(make_cfg, digits_data):
     with pytest.raises(ValueError, match="fixed latent size"):
         train(_cfg(make_cfg), digits_data, None, CPU, adaptive=True, progress=False,
               probe=FlatProbe(), objective=NestedDropoutObjective())  # fmt: skip
+
+
+@pytest.mark.parametrize("make_objective", [NestedDropoutObjective, lambda: ArdObjective(N_Z)])
+def test_objectives_run_in_the_mixed_precision_step(make_objective):
+    # the autocast + GradScaler branch of the loop, exercised on a CPU
+    torch.manual_seed(0)
+    model = build_model((1, 8, 8), N_Z, hidden_dim=16)
+    objective = make_objective()
+    opt = torch.optim.Adam([*model.parameters(), *objective.parameters()], lr=1e-2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(2)).round()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4)
+    gen = torch.Generator().manual_seed(3)
+    loss = train_one_epoch(model, opt, x, 8, gen, scaler, objective)
+    assert math.isfinite(loss) and loss > 0
+    assert all(not torch.equal(before[n], p) for n, p in model.named_parameters())
+    for p in objective.parameters():
+        assert not torch.equal(p.detach(), torch.zeros_like(p))
