@@ -30,6 +30,7 @@ def test_an_unwritable_output_fails_before_any_training(mlflow_store, tmp_path, 
     runs = mlflow.search_runs(search_all_experiments=True)
     assert list(runs["tags.benchmark.method"]) == ["report"]
     assert list(runs["status"]) == ["FAILED"]
+    assert list(runs["tags.mlflow.runName"]) == ["benchmark digits quick"]
     assert not (tmp_path / "o.db").exists()
 
 
@@ -60,3 +61,22 @@ def test_one_seed_runs_adaptive_search_and_retrain_then_the_report(
     final = seed.adaptive.test_metrics["final_latent_dim"]
     assert retrain.params["fixed_latent_dim"] == str(int(final))
     assert "job.pdf" in [a.path for a in client.list_artifacts(out.run_id)]
+    # every run named for what it is
+    assert top.info.run_name == "benchmark digits quick"
+    assert children[seed.adaptive.run_id].info.run_name == "adaptive seed=1"
+    assert children[seed.search.run_id].info.run_name == "gridsearch seed=1"
+    assert children[seed.retrain.run_id].info.run_name == f"retrain seed=1 latent_dim={int(final)}"
+    # the headline numbers as metrics of the benchmark run (the chart view is not empty)
+    m = top.data.metrics
+    assert m["adaptive_final_latent_dim"] == final
+    assert m["grid_selected_latent_dim"] == seed.search.selection.best_latent_dim
+    assert m["adaptive_test_fid"] == pytest.approx(seed.adaptive.test_metrics["test_fid"])
+    assert m["grid_test_fid"] == pytest.approx(
+        children[seed.search.run_id].data.metrics["selected_test_fid"]
+    )
+    assert m["retrain_test_fid"] == pytest.approx(seed.retrain.test_metrics["test_fid"])
+    assert m["compute_ratio_grid_over_adaptive"] == pytest.approx(
+        seed.search.sum_trial_wall_clock_s / seed.adaptive.wall_clock_s
+    )
+    assert m["grid_sum_trial_cpu_time_s"] == pytest.approx(seed.search.sum_trial_cpu_time_s)
+    assert m["wall_clock_s"] > m["adaptive_wall_clock_s"] > 0

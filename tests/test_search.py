@@ -11,6 +11,7 @@ cache stays the session's (conftest), so the domain CNN is trained once per sess
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.search.attrs import VALUE_NOTE, VALUE_NOTE_ATTR, set_study_attr, study_attrs
+from benchmark.search.progress import SearchProgress, trial_bar
 from benchmark.search.rows import TrialRow, per_size_table, trial_cost_s, trial_rows
 from benchmark.search.spec import (
     MAX_ROUNDS,
@@ -226,6 +228,24 @@ def test_pending_sizes_has_work_and_trial_rows():
     assert [r.mlflow_run_id for r in rows] == ["r2", "r4", ""]
     assert rows[0].values == {"val_fid": 3.0}
     assert rows[2].values == {}  # a string attribute is not a value
+
+
+def test_search_bar_counts_sizes_done_and_trial_bars_name_search_seed_and_size():
+    study = optuna.create_study()
+    with SearchProgress(study, [2, 4, 8], "grid seed=1: sizes done", interval_s=0.05) as shown:
+        assert (shown.bar.n, shown.bar.total) == (0, 3)
+        study.add_trial(_trial(2, TrialState.COMPLETE))
+        study.add_trial(_trial(4, TrialState.PRUNED))
+        study.add_trial(_trial(8, TrialState.FAIL))  # not done: it will be trained again
+        deadline = time.monotonic() + 10
+        while shown.bar.n != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shown.bar.n == 2
+    bar = trial_bar("halving", 3, 16, epochs=5)
+    try:
+        assert (bar.desc, bar.total) == ("halving seed=3 latent_dim=16", 5)
+    finally:
+        bar.close()
 
 
 def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():
@@ -474,6 +494,12 @@ def test_first_run_trains_each_size_once_under_one_parent(grid_search):
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert run.data.tags["benchmark.search"] == "grid"
     assert sorted(r.data.params["fixed_latent_dim"] for r in fixed) == ["2", "4"]
+    # named for what they are, the seed included (never one of MLflow's random names)
+    assert sorted(r.info.run_name for r in fixed) == [
+        "grid seed=1 latent_dim=2",
+        "grid seed=1 latent_dim=4",
+    ]
+    assert parents[0].info.run_name == "gridsearch seed=1"
     assert parents[0].data.tags["benchmark.study_name"] == grid_search.study_name
     assert parents[0].data.params["search.latent_sizes"] == "2,4"
 
@@ -503,6 +529,12 @@ def test_resume_trains_nothing_again(grid_search):
     )
     assert new.data.metrics["best_latent_dim"] == old.data.metrics["best_latent_dim"]
     assert second.study_attrs["selected_latent_dim"] == new.data.metrics["best_latent_dim"]
+    # Optuna's CLI shows the selection beside what its own "best" is
+    study = optuna.load_study(study_name=grid_search.study_name, storage=grid_search.storage)
+    assert study.user_attrs == {
+        VALUE_NOTE_ATTR: VALUE_NOTE,
+        "selected_latent_dim": new.data.metrics["best_latent_dim"],
+    }
 
 
 def test_parent_metrics_and_artifacts(grid_search, tmp_path):
@@ -519,6 +551,17 @@ def test_parent_metrics_and_artifacts(grid_search, tmp_path):
         assert metrics["n_trials_complete"] == 2
         assert metrics["n_trials_pruned"] == 0
         assert metrics["n_trials_failed"] == 0
+        # the selected size's test metrics, as its own run logged them
+        chosen = fixed_ids[str(int(metrics["best_latent_dim"]))]
+        chosen_metrics = client.get_run(chosen).data.metrics
+        for name in ("test_fid", "test_recon_loss", "test_elbo", "test_silhouette"):
+            assert metrics[f"selected_{name}"] == pytest.approx(chosen_metrics[name])
+        assert metrics["sum_trial_cpu_time_s"] == pytest.approx(
+            sum(client.get_run(i).data.metrics["cpu_time_s"] for i in fixed_ids.values())
+        )
+        # CPU runs: the machine's load, never a GPU time
+        assert {"load_avg_1m_start", "load_avg_1m_end"} <= set(metrics)
+        assert "gpu_time_s" not in metrics
         for name in SIGNALS:
             assert metrics[f"best_latent_dim_{name}"] in {2, 4}
         run_id = parent.info.run_id

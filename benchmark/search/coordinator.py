@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial
 
 from benchmark.interrupts import RunInterrupted
 from benchmark.liveness import fail_dead_worker_runs
+from benchmark.search.progress import SearchProgress
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import has_work, recover_stale_trials, running_trials, trial_size
 from benchmark.search.worker import WorkerArgs, run_worker, work
@@ -89,7 +90,20 @@ def run_workers_until_done(
     elsewhere until every size is done. Local workers start at most ``MAX_ROUNDS`` times;
     after that a size nobody trains is left undone. With ``prepared`` (this process's
     data and extractor) a single local worker runs in this process instead of a new
-    one. Returns every local exit code."""
+    one. A bar shows the sizes done out of the grid while it runs. Returns every local
+    exit code."""
+    spec = args.spec
+    label = f"{spec.search} seed={args.cfg.seed}: sizes done"
+    with SearchProgress(study, spec.latent_sizes, label):
+        return _run_until_done(study, args, poll_s, prepared)
+
+
+def _run_until_done(
+    study: optuna.Study,
+    args: WorkerArgs,
+    poll_s: float | None,
+    prepared: Prepared | None,
+) -> list[int]:
     spec = args.spec
     # nothing in the study changes faster than a heartbeat
     poll = spec.heartbeat_interval if poll_s is None else poll_s

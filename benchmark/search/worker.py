@@ -16,6 +16,7 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
 from benchmark.interrupts import check as check_interrupted
+from benchmark.search.progress import trial_bar
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
 from benchmark.search.trials import SEARCH_RUN_ATTR, TAKEN_UP_ATTR, has_work, rival_holds_size
@@ -114,33 +115,40 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         def on_start(run_id: str) -> None:
             trial.set_user_attr("mlflow_run_id", run_id)
 
+        bar = trial_bar(spec.search, cfg.seed, size, cfg.epochs)
+
         def on_epoch(record) -> None:  # noqa: ANN001
+            bar.n = record.epoch  # a resumed trial starts at its checkpoint's epoch
+            bar.refresh()
             trial.set_user_attr("last_alive", time.time())
             trial.report(record.val_fid, record.epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned by successive halving at epoch {record.epoch}")
 
-        outcome = run_training(
-            cfg,
-            prepared,
-            "fixed",
-            latent_dim=size,
-            run_name=tracking.trial_run_name(spec.search, cfg.seed, size),
-            extra_tags={
-                "benchmark.study_name": spec.study_name,
-                "benchmark.trial_number": str(trial.number),
-                "benchmark.search": spec.search,
-            }
-            | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
-            on_epoch=on_epoch,
-            on_start=on_start,
-            progress=False,
-            nested=in_parent,
-            parent_run_id=args.parent_run_id,
-            experiment_id=args.experiment_id,
-            early_stops=(optuna.TrialPruned,),
-            resume_run_id=resume,
-        )
+        try:
+            outcome = run_training(
+                cfg,
+                prepared,
+                "fixed",
+                latent_dim=size,
+                run_name=tracking.trial_run_name(spec.search, cfg.seed, size),
+                extra_tags={
+                    "benchmark.study_name": spec.study_name,
+                    "benchmark.trial_number": str(trial.number),
+                    "benchmark.search": spec.search,
+                }
+                | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
+                on_epoch=on_epoch,
+                on_start=on_start,
+                progress=False,
+                nested=in_parent,
+                parent_run_id=args.parent_run_id,
+                experiment_id=args.experiment_id,
+                early_stops=(optuna.TrialPruned,),
+                resume_run_id=resume,
+            )
+        finally:
+            bar.close()
         last = outcome.result.history[-1]
         for name in SIGNALS:  # trial user attributes the parent selects from
             trial.set_user_attr(name, getattr(last, name))
