@@ -158,7 +158,7 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
                 else ""
             )
             lines.append(
-                f"Compute ({MEASURE_WORDS[g.measure]}): one ALD-VAE run took "
+                f"Compute, as {MEASURE_WORDS[g.measure]}: one ALD-VAE run took "
                 f"{fmt(a.compute_s, 1, n)} s; the grid's trials took "
                 f"{fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
                 f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}."
