@@ -60,7 +60,8 @@ def select_latent_dim(
     """Apply the rule to ``{size: {signal: value}}``. Keys are sizes for a search; any
     sortable keys work (the report ranks named candidates, ties then go to the smaller
     key). ``signals`` (default: all four of :data:`SIGNALS`) are the signals whose
-    goodness is averaged; one signal alone gives that signal's own choice."""
+    goodness is averaged; one signal alone gives that signal's own choice. A signal that
+    is NaN for every size (not available) is left out; ValueError when none is left."""
     if not signals_by_size:
         raise ValueError("no completed sizes to select from")
     per_signal = {
@@ -75,7 +76,9 @@ def select_latent_dim(
         if name in SIGNALS
         and all(name in row and math.isnan(row[name]) for row in signals_by_size.values())
     }
-    used = [name for name in signals if name not in absent] or list(signals)
+    used = [name for name in signals if name not in absent]
+    if not used:  # e.g. "silhouette only" on data without labels
+        raise ValueError(f"none of the signals {', '.join(signals)} is available for any size")
     scores = {
         size: sum(per_signal[name][size] for name in used) / len(used) for size in signals_by_size
     }

@@ -222,3 +222,5 @@ def test_a_signal_not_available_for_any_size_is_left_out():
     assert got.best_latent_dim == expected.best_latent_dim == 8
     assert got.scores == pytest.approx(expected.scores)
     assert "val_silhouette" not in got.best_per_signal
+    with pytest.raises(ValueError, match="none of the signals val_silhouette is available"):
+        select_latent_dim(with_nan, ("val_silhouette",))
