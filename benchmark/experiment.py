@@ -118,6 +118,10 @@ def run_experiment(
         extra_tags={"benchmark.dataset": first.dataset, "benchmark.preset": first.preset},
         run_name=f"benchmark {first.dataset} {first.preset}",
     ) as run:
+        # `mlflow run` logged the parameters as given (`''` for a preset's default):
+        # the resolved values beside them, as every tracked run has them
+        resolved = first.to_params() | {"seed": ",".join(str(c.seed) for c in configs)}
+        tracking.log_params({f"config.{k}": v for k, v in resolved.items()})
         experiment = tracking.experiment_name_of(run)
         output = output or default_output(experiment)
         check_writable(output, overwrite)

@@ -63,6 +63,8 @@ def test_one_seed_runs_adaptive_search_and_retrain_then_the_report(
     assert "job.pdf" in [a.path for a in client.list_artifacts(out.run_id)]
     # every run named for what it is
     assert top.info.run_name == "benchmark digits quick"
+    assert top.data.params["config.epochs"] == "3"
+    assert top.data.params["config.latent_sizes"] == "2,4"
     assert children[seed.adaptive.run_id].info.run_name == "adaptive seed=1"
     assert children[seed.search.run_id].info.run_name == "gridsearch seed=1"
     assert children[seed.retrain.run_id].info.run_name == f"retrain seed=1 latent_dim={int(final)}"

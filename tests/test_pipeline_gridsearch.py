@@ -62,6 +62,11 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     assert all(r.info.status == "FINISHED" for r in trials)
     first = min(parents, key=lambda r: r.info.start_time)
     assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {first.info.run_id}
+    # the runs `mlflow run` created are renamed from inside; trials carry seed and size
+    assert [p.info.run_name for p in parents] == ["gridsearch seed=1"] * 2
+    assert sorted(r.info.run_name for r in trials) == [
+        f"grid seed=1 latent_dim={n}" for n in (16, 4, 8)
+    ]
     for p in parents:
         assert p.data.metrics["best_latent_dim"] in (4, 8, 16)
         assert p.data.metrics["sum_trial_wall_clock_s"] > 0

@@ -692,3 +692,24 @@ def test_halving_prunes_and_selects_a_complete_size(store, tmp_path):
         assert run.info.status == "FINISHED"
         assert tracking.STOPPED_EARLY_TAG not in run.data.tags
         assert trial.last_step == 8
+
+
+def test_trial_image_grids_are_readable_in_the_ui(grid_search, tmp_path):
+    """digits are 8x8: the logged grids show each at >= 28 px, labelled by class."""
+    from PIL import Image
+
+    from benchmark.grids import LABEL_BAND, MIN_TILE_SIDE
+
+    run = _by_method(grid_search.first.runs, "fixed")[0]
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id,
+        artifact_path="images",
+        dst_path=str(tmp_path),
+        tracking_uri=grid_search.tracking_uri,
+    )
+    recon = Image.open(f"{folder}/reconstructions.png")
+    samples = Image.open(f"{folder}/prior_samples.png")
+    columns = 10  # one per digit class
+    assert recon.width >= columns * MIN_TILE_SIDE
+    assert recon.height >= LABEL_BAND + 2 * MIN_TILE_SIDE  # a row of images over theirs
+    assert samples.width >= 8 * MIN_TILE_SIDE
