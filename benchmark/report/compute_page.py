@@ -108,7 +108,7 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
     )
     ax.set_yticks(range(len(bars)), [textwrap.fill(b.label, 34) for b in bars])
     ax.invert_yaxis()
-    ax.set_xlabel(f"{MEASURE_WORDS[measure]} (seconds)")
+    ax.set_xlabel(f"{MEASURE_WORDS[measure]}, seconds")
     ax.grid(axis="x", alpha=0.3)
     xmax, label_x = bar_limits(bars)
     for i, (bar, x) in enumerate(zip(bars, label_x, strict=True)):
@@ -128,12 +128,18 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
         for r in (s.adaptive,)
         if r is not None
     }
+    elapsed = (
+        "'as its workers ran it' is the elapsed wall-clock of the search's invocations with "
+        "their parallel workers, which also holds the start-up and orchestration outside "
+        "the trials."
+        if measure == "wall_clock"
+        else "The elapsed wall-clock of each method, workers in parallel, is its 'time to "
+        "answer' on the section's first page."
+    )
     caption(
         fig,
-        f"Compute measured as {MEASURE_WORDS[measure]} per method (mean over seeds; error bars: "
-        "standard deviation). 'Its trials as one machine runs them' is the sum over the "
-        "search's trial runs; 'as its workers ran it' is the elapsed wall-clock of the "
-        "search's invocations with their parallel workers, which also holds the start-up "
-        f"and orchestration outside the trials. Hardware: {', '.join(sorted(hardware))}.",
+        f"Compute measured as {MEASURE_WORDS[measure]} per method (mean over seeds; error "
+        "bars: standard deviation). 'Its trials as one machine runs them' is the sum over the "
+        f"search's trial runs; {elapsed} Hardware: {', '.join(sorted(hardware))}.",
     )
     return fig

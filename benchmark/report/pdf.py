@@ -145,7 +145,8 @@ def provenance_page(section: Section, experiment: str) -> Figure:
             lines.append(f"  seed {s.seed} retrain: {s.retrain.run_id}")
     y = 0.88
     for line in lines:
-        for wrapped in textwrap.wrap(line, 160) or [""]:
+        # 135 monospace characters of 9 pt fill the page width (160 ran past it)
+        for wrapped in textwrap.wrap(line, 135) or [""]:
             fig.text(0.03, y, wrapped, fontsize=9, family="monospace")
             y -= 0.028
     return fig
