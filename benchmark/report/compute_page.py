@@ -14,6 +14,8 @@ from benchmark.report.summary import MethodRow, noise_warnings
 
 # the share of the axis kept free right of the longest bar's error bar for its label
 LABEL_ROOM = 0.18
+NOTE_WIDTH = 145  # characters of a 9.5 pt note line across the page
+NOTE_LINE = 0.026  # its height, page fraction
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,12 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
     measure = rows[0].measure if rows else "wall_clock"
     fig = page(f"{section.dataset}: what each answer cost")
     bars = compute_bars(section, rows)
-    ax = fig.add_axes((0.3, 0.3, 0.64, 0.58))
+    notes = [(n, "black") for n in [_overhead_note(bars)] if n]
+    notes += [(w, WARNING_COLOUR) for w in noise_warnings(rows)]
+    lines = [(text, colour) for note, colour in notes for text in textwrap.wrap(note, NOTE_WIDTH)]
+    # the notes sit between the axis and the caption: the bars give them the room
+    notes_top = 0.14 + NOTE_LINE * len(lines)
+    ax = fig.add_axes((0.3, notes_top + 0.08, 0.64, 0.88 - notes_top - 0.08))
     ax.barh(
         range(len(bars)),
         [b.mean for b in bars],
@@ -115,13 +122,10 @@ def compute_page(section: Section, rows: list[MethodRow]) -> Figure:
         text = f"{bar.mean:.1f} s" + (f" ± {bar.sd:.1f}" if bar.sd > 0 else "")
         ax.text(x, i, text, va="center", ha="left", fontsize=9)
     ax.set_xlim(0, xmax)
-    y = 0.22
-    notes = [(n, "black") for n in [_overhead_note(bars)] if n]
-    notes += [(w, WARNING_COLOUR) for w in noise_warnings(rows)]
-    for note, colour in notes:
-        for line in textwrap.wrap(note, 160):
-            fig.text(0.03, y, line, fontsize=9.5, color=colour)
-            y -= 0.028
+    y = notes_top
+    for text, colour in lines:
+        fig.text(0.03, y, text, fontsize=9.5, color=colour, va="top")
+        y -= NOTE_LINE
     hardware = {
         r.tags.get("benchmark.hardware", "?")
         for s in section.seeds

@@ -113,16 +113,20 @@ def method_rows(section: Section, measure: str = DEFAULT_MEASURE) -> list[Method
 
 
 def noise_warnings(rows: list[MethodRow]) -> list[str]:
-    """One line per method whose timings vary over seeds by more than half their mean."""
+    """One line per method whose timings (time to answer, compute) vary over seeds by
+    more than half their mean."""
     lines = []
     for r in rows:
-        for what, value in (("time to answer", r.time_to_answer_s), ("compute", r.compute_s)):
-            if r.n_seeds > 1 and noisy(value):
-                lines.append(
-                    f"Timings noise-dominated: {r.label}'s {what} varies by "
-                    f"{value[1]:.1f} s (sd) around a mean of {value[0]:.1f} s; compare these "
-                    "times with care (another load on the machine, or too few seeds)."
-                )
+        loud = [
+            f"{what} {value[0]:.1f} ± {value[1]:.1f} s"
+            for what, value in (("time to answer", r.time_to_answer_s), ("compute", r.compute_s))
+            if r.n_seeds > 1 and noisy(value)
+        ]
+        if loud:
+            lines.append(
+                f"Timings noise-dominated for {r.label}: {', '.join(loud)} (sd above half the "
+                "mean); compare with care (load on the machine, or too few seeds)."
+            )
     return lines
 
 
