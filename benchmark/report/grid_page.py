@@ -96,6 +96,7 @@ def _panel(
             transform=ax.transAxes,
             color="0.4",
         )
+        ax.set_yticks([])  # no values: a scale would pretend there were some
 
 
 def grid_page(section: Section) -> Figure | None:

@@ -173,6 +173,7 @@ def story_figure(section: Section, stories: list[SeedStory]) -> Figure:
                 transform=sub.transAxes,
                 color="0.4",
             )
+            sub.set_yticks([])  # no values: a scale would pretend there were some
     caption(
         fig,
         "Top: latent size against epoch (the size each epoch trained at), one colour per "
