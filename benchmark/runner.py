@@ -19,8 +19,17 @@ from benchmark.data import DatasetSplits, load_dataset
 from benchmark.device import resolve_device
 from benchmark.evaluate import evaluate, make_test_reference
 from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
+from benchmark.models import MLPVAE
+from benchmark.objective import TrainingObjective, run_fingerprint
 from benchmark.signals import image_grids
 from benchmark.train import EpochRecord, TrainResult, ValidationProbe, train
+
+# Turns the trained model into the model that is evaluated (``ordered``: the prefix its
+# validation signals select), with the params that say how it was chosen and metrics of
+# the chosen model (its validation signals).
+AfterTraining = Callable[
+    [TrainResult, ValidationProbe], tuple[MLPVAE, dict[str, object], dict[str, float]]
+]
 
 
 @dataclass
@@ -83,6 +92,8 @@ def run_training(
     experiment_id: str | None = None,
     early_stops: tuple[type[BaseException], ...] = (),
     resume_run_id: str | None = None,
+    objective: TrainingObjective | None = None,
+    after_training: AfterTraining | None = None,
 ) -> RunOutcome:
     """Train (adaptive when ``method == "adaptive"``, else fixed at ``latent_dim``),
     evaluate on the test split and log it all to one MLflow run.
@@ -97,11 +108,19 @@ def run_training(
     ``resume_run_id`` continues a stopped run from its checkpoint, in place (same run,
     the next epoch's step). The wall-clock and CPU time
     of a resumed run count this invocation only.
+
+    ``objective`` changes the training steps' loss (a fixed-size training only);
+    ``after_training`` picks the model that is evaluated and logged from the trained one
+    (default: the trained model itself); its time counts in the run's wall-clock.
     """
     start, cpu_start = time.perf_counter(), process_cpu_s()
     adaptive = method == "adaptive"
     data = prepared.data
-    fingerprint = training_fingerprint(cfg, adaptive, latent_dim)
+    fingerprint = (
+        training_fingerprint(cfg, adaptive, latent_dim)
+        if objective is None
+        else run_fingerprint(cfg, adaptive, latent_dim, objective)
+    )
     # a checkpoint of another training is refused before the run is touched
     resume = load_checkpoint(checkpoint_path(resume_run_id), fingerprint) if resume_run_id else None
     if run_name is None:
@@ -156,18 +175,22 @@ def run_training(
             probe=probe,
             checkpoint=checkpoint_path(run.info.run_id),
             resume=resume,
+            objective=objective,
         )
+        model = result.model
+        if after_training is not None:
+            model, chosen, chosen_metrics = after_training(result, probe)
+            tracking.log_params(chosen)
+            tracking.log_metrics(chosen_metrics)
         if progress:  # seconds on a large test split: say what is happening
             tqdm.write(
-                f"evaluating the final model (n_z={result.model.latent_dim}) on the test split "
+                f"evaluating the final model (n_z={model.latent_dim}) on the test split "
                 f"({len(data.test)} images), then logging its artifacts"
             )
-        metrics = evaluate(
-            result.model, data.test, prepared.extractor, reference, cfg.silhouette_samples
-        )
+        metrics = evaluate(model, data.test, prepared.extractor, reference, cfg.silhouette_samples)
         tracking.log_history(result.history)
-        tracking.log_image_grids(image_grids(result.model, data.test))
-        tracking.log_model(result.model)
+        tracking.log_image_grids(image_grids(model, data.test))
+        tracking.log_model(model)
         if result.stopped_epoch is not None:
             tracking.set_tags({"benchmark.stopped_epoch": str(result.stopped_epoch)})
         wall, cpu = time.perf_counter() - start, process_cpu_s() - cpu_start

@@ -1,6 +1,7 @@
-"""`mlflow run . -e benchmark`: the main job. For each seed, one ALD-VAE run and a grid
-search on the same data (optionally a from-scratch retrain at the adaptive size), then
-the PDF report of the experiment (the loop is :mod:`benchmark.experiment`)."""
+"""`mlflow run . -e benchmark`: the main job. For each seed, every chosen selection method
+(``methods``; default: one ALD-VAE run and a grid search) on the same data (optionally a
+from-scratch retrain at the adaptive size), then the PDF report of the experiment (the
+loop is :mod:`benchmark.experiment`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.config import parse_int_list, resolve_config
-from benchmark.experiment import grid_specs, run_experiment
+from benchmark.experiment import method_specs, run_experiment
 from benchmark.masking import mask_url
+from benchmark.methods import default_methods, parse_methods
 from benchmark.search.spec import DEFAULT_STORAGE
 from benchmark.search.storage import refuse_password
 from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
@@ -31,6 +33,8 @@ PARAMETERS = (
     "data_dir",
     "fid_samples",
     "image_size",
+    "methods",
+    "tpe_trials",
 )
 
 
@@ -51,11 +55,14 @@ def main(argv: list[str]) -> None:
     refuse_password(storage)
     output_text = params.pop("output", "")
     overwrite = bool_param(params, "overwrite")
-    # every seed's config is validated before anything runs
+    methods_text = params.pop("methods", "")
+    methods = parse_methods(methods_text) if methods_text else default_methods()
+    tpe_trials = int_param(params, "tpe_trials", 0, minimum=0)
+    # every seed's config and study is validated before anything runs
     configs = [resolve_config(preset, params | {"seed": str(seed)}) for seed in seeds]
-    specs = grid_specs(configs, storage, n_workers)
+    specs = method_specs(configs, methods, storage, n_workers, tpe_trials)
     output = Path(output_text) if output_text else None
-    outcome = run_experiment(configs, specs, retrain, output, overwrite)
+    outcome = run_experiment(configs, specs, retrain, output, overwrite, methods)
     print(f"report: {outcome.report.path.resolve()}")
     print(
         f"MLflow UI: mlflow ui --backend-store-uri {mask_url(tracking.tracking_uri())}  "

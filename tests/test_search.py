@@ -121,7 +121,7 @@ def test_search_spec_defaults_validate():
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({"search": "random"}, "unknown search 'random'; allowed: grid, halving"),
+        ({"search": "random"}, "unknown search 'random'; allowed: grid, halving, tpe, hyperband"),
         ({"n_workers": 0}, "n_workers=0 is too small"),
         ({"n_workers": -2}, "n_workers=-2 is too small"),
         ({"heartbeat_interval": 10, "grace_period": 10}, "heartbeat_interval < grace_period"),
@@ -347,7 +347,7 @@ def test_per_size_table_scores_complete_rows_only():
         (["--latent_sizes", "4,,x"], "latent_sizes='4,,x' is malformed"),
         (["--latent_sizes", "0,4"], "latent_sizes='0,4' has a size below 1"),
         (["--latent_sizes", "4,4"], "latent_sizes='4,4' has duplicates"),
-        (["--search", "random"], "unknown search 'random'; allowed: grid, halving"),
+        (["--search", "random"], "unknown search 'random'; allowed: grid, halving, tpe, hyperband"),
         (["--n_workers", "0"], "n_workers=0 is too small"),
         (["--n_workers", "two"], "n_workers='two' is not an integer"),
         (["--grace_period", "10"], "heartbeat_interval < grace_period"),

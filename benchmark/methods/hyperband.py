@@ -1,7 +1,8 @@
 """Hyperband over the grid's sizes: an Optuna study with the HyperbandPruner.
 
-Registry entry only: the pruner is wired in benchmark/search/ by the search's owner;
-nothing here runs a study.
+The pruner (benchmark/search/study.py's ``make_pruner``) gets successive halving's first
+rung (epochs // 8) and reduction factor (3), the whole schedule as its largest budget,
+and each epoch's validation FID of prior samples, as the halving search does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """TPE: an Optuna study whose Tree-structured Parzen Estimator sampler proposes integer
 latent sizes in [2, initial size] under a trial budget, ranked by the grid's rule.
 
-Registry entry only: the sampler and its budget are wired in benchmark/search/ by the
-search's owner; nothing here runs a study.
+The study lives in benchmark/search/ (``make_sampler``): its budget is the ``tpe_trials``
+parameter of ``benchmark`` (default: as many trials as the grid has sizes), the first
+third of it random start-up trials. TPE may propose a size twice; each proposal is a
+trial, trained and counted. Its trials run in one local worker as a plain
+``study.optimize`` (no other machine can join: the exactly-once protocol hands out the
+sizes of a grid, and TPE's are not known in advance).
 """
 
 from __future__ import annotations
@@ -20,3 +24,14 @@ METHOD = Method(
     ),
     order=3,
 )
+
+# The smallest size TPE may propose (the issue's space: integers in [2, initial size]).
+MIN_LATENT_DIM = 2
+# Share of the budget spent on random start-up trials before TPE's model proposes (our
+# choice: Optuna's default of 10 would leave a grid-sized budget entirely random).
+STARTUP_SHARE = 3
+
+
+def startup_trials(budget: int) -> int:
+    """Random trials before TPE models the results: a third of ``budget``, at least 1."""
+    return max(1, budget // STARTUP_SHARE)

@@ -21,6 +21,9 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError
+from benchmark.methods import METHODS, Method
+from benchmark.methods import grid as grid_method
+from benchmark.methods import halving as halving_method
 from benchmark.selection import SIGNALS
 
 TEST_METRICS = (
@@ -34,6 +37,11 @@ TEST_METRICS = (
 )
 VAL_SIGNALS = tuple(SIGNALS)  # the validation signals a selection reads
 RETRAIN_ROLE = "retrain"
+# what benchmark.rivals tags: the method's registry name, and the run that chose a size
+SELECTION_METHOD_TAG = "benchmark.selection_method"
+SELECTION_ROLE = "selection"
+# Study methods with an attribute of their own on SeedResult (the report's first two)
+NAMED_SEARCHES = (grid_method.METHOD.name, halving_method.METHOD.name)
 # artifact downloads are many and small: no progress bars in the report's output
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -125,14 +133,30 @@ class SearchView:
 
 
 @dataclass
+class RivalView:
+    """The runs of a one-training rival of one seed (benchmark.rivals): the run that
+    chose the size and, for a method that retrains, the retrain; the last is evaluated."""
+
+    method: Method
+    runs: list[RunView]
+
+    @property
+    def evaluated(self) -> RunView:
+        return self.runs[-1]
+
+
+@dataclass
 class SeedResult:
-    """All methods run on one seed of one section."""
+    """All methods run on one seed of one section: ALD-VAE, its retrain, every study by
+    its method's name (``grid`` and ``halving`` also as attributes), and the rivals."""
 
     seed: int
     adaptive: RunView | None = None
     grid: SearchView | None = None
     halving: SearchView | None = None
     retrain: RunView | None = None
+    searches: dict[str, SearchView] = field(default_factory=dict)
+    rivals: dict[str, RivalView] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,6 +201,39 @@ def _search_view(kind: str, parents: list[RunView], fixed: list[RunView]) -> Sea
     # trials hang under whichever invocation of the study trained them
     ids = {p.run_id for p in same}
     return SearchView(kind, study, same, [f for f in fixed if f.parent_id in ids])
+
+
+def _rival_of(run: RunView) -> Method | None:
+    """The one-training rival (neither ALD-VAE nor a study) that made ``run``, if any."""
+    m = METHODS.get(run.tags.get(SELECTION_METHOD_TAG, ""))
+    if m is None or m.is_study or run.method != "fixed":
+        return None
+    return m if m.retrains or run.tags.get("benchmark.role") is None else None
+
+
+def _rival_views(runs: list[RunView]) -> dict[str, RivalView]:
+    """Per rival method of one seed, its latest complete set of runs (the size-choosing
+    run and its retrain, or the one run), in registry order."""
+    views = {}
+    for name, m in METHODS.items():
+        own = [r for r in runs if _rival_of(r) is m]
+        if not m.retrains:
+            latest = _latest(own)
+            if latest is not None:
+                views[name] = RivalView(m, [latest])
+            continue
+        pairs = [
+            (first, retrain)
+            for first in own
+            if first.tags.get("benchmark.role") == SELECTION_ROLE
+            for retrain in own
+            if retrain.tags.get("benchmark.role") == RETRAIN_ROLE
+            and retrain.tags.get("benchmark.retrain_of") == first.run_id
+        ]
+        if pairs:
+            first, retrain = max(pairs, key=lambda p: p[1].start_time)
+            views[name] = RivalView(m, [first, retrain])
+    return views
 
 
 def _check_comparable(section: Section, runs: list[RunView]) -> None:
@@ -236,18 +293,26 @@ def collect(experiment: str, client: MlflowClient | None = None) -> list[Section
         for r in finished:
             by_method[r.method].append(r)
         retrains = [f for f in by_method["fixed"] if f.tags.get("benchmark.role") == RETRAIN_ROLE]
-        seeds = sorted({r.seed for r in finished if r.method in ("adaptive", "gridsearch")})
+        rival_runs = [f for f in by_method["fixed"] if _rival_of(f) is not None]
+        seeds = sorted(
+            {r.seed for r in finished if r.method in ("adaptive", "gridsearch")}
+            | {r.seed for r in rival_runs}
+        )
         for seed in seeds:
             result = SeedResult(seed)
             result.adaptive = _latest([r for r in by_method["adaptive"] if r.seed == seed])
             parents = [r for r in by_method["gridsearch"] if r.seed == seed]
-            for kind in ("grid", "halving"):
+            for kind in (m.name for m in METHODS.values() if m.is_study):
                 view = _search_view(
                     kind,
                     [p for p in parents if p.tags.get("benchmark.search", "grid") == kind],
                     [f for f in by_method["fixed"] if f.seed == seed],
                 )
-                setattr(result, kind, view)
+                if kind in NAMED_SEARCHES:
+                    setattr(result, kind, view)
+                if view is not None:
+                    result.searches[kind] = view
+            result.rivals = _rival_views([r for r in rival_runs if r.seed == seed])
             if result.adaptive is not None:
                 result.retrain = _latest(
                     [
@@ -262,7 +327,8 @@ def collect(experiment: str, client: MlflowClient | None = None) -> list[Section
             r
             for s in section.seeds
             for r in [s.adaptive, s.retrain]
-            + [t for v in (s.grid, s.halving) if v for t in v.trials if t.status == "FINISHED"]
+            + [t for v in s.searches.values() for t in v.trials if t.status == "FINISHED"]
+            + [r for v in s.rivals.values() for r in v.runs]
             if r is not None
         ]
         if not comparable:

@@ -19,12 +19,13 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from benchmark.report.collect import Section, download_image  # noqa: E402
+from benchmark.report.collect import NAMED_SEARCHES, Section, download_image  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.compute_page import compute_page  # noqa: E402
 from benchmark.report.grid_page import grid_page  # noqa: E402
 from benchmark.report.headline import floors_text, headline_page  # noqa: E402
 from benchmark.report.layout import caption, page  # noqa: E402
+from benchmark.report.pareto_page import methods_page
 from benchmark.report.rules_page import rules_page  # noqa: E402
 from benchmark.report.story import adaptive_page  # noqa: E402
 from benchmark.report.summary import MethodRow, method_rows  # noqa: E402
@@ -141,8 +142,14 @@ def provenance_page(section: Section, experiment: str) -> Figure:
             if view:
                 parents = ", ".join(p.run_id for p in view.parents)
                 lines.append(f"  seed {s.seed} {kind} (study {view.study_name}): {parents}")
+        for kind, view in s.searches.items():
+            if kind not in NAMED_SEARCHES:  # the studies the first report did not have
+                parents = ", ".join(p.run_id for p in view.parents)
+                lines.append(f"  seed {s.seed} {kind} (study {view.study_name}): {parents}")
         if s.retrain:
             lines.append(f"  seed {s.seed} retrain: {s.retrain.run_id}")
+        for kind, rival in s.rivals.items():
+            lines.append(f"  seed {s.seed} {kind}: {', '.join(r.run_id for r in rival.runs)}")
     y = 0.88
     for line in lines:
         # 135 monospace characters of 9 pt fill the page width (160 ran past it)
@@ -172,6 +179,7 @@ def write_pdf(
                 grid_page(section),
                 rules_page(section, rows),
                 compute_page(section, rows),
+                methods_page(section, rows),
                 images_page(section),
                 provenance_page(section, experiment),
             ]

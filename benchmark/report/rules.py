@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.methods import adaptive as adaptive_method
 from benchmark.report.collect import VAL_SIGNALS, SearchView, Section, SeedResult, mean_sd
 from benchmark.selection import SIGNALS, select_latent_dim
 
@@ -26,6 +27,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "silhouette only": ("val_silhouette",),
 }
 FID_SIGNALS = ("val_fid", "val_fid_recon")
+ADAPTIVE = adaptive_method.METHOD.name
 
 
 @dataclass
@@ -212,3 +214,45 @@ def floor_sentences(
             f"{t.adaptive_size} is {where} that range."
         )
     return lines
+
+
+# Metric prefix of a model's own validation signals where its run logged the whole
+# trained model's as val_* (`ordered`: the selected prefix's, benchmark.rivals).
+SELECTED_SIGNAL_PREFIX = "selected_"
+
+
+def model_signals(seed: SeedResult, method: str) -> dict[str, float] | None:
+    """The validation signals of the model ``method`` hands over on this seed: the
+    adaptive run's last epoch, a study's selected trial, a rival's evaluated run (the
+    selected prefix's where it logged them); None when the method did not run."""
+    if method == ADAPTIVE and seed.adaptive is not None:
+        return dict(seed.adaptive.metrics)
+    view = seed.searches.get(method)
+    if view is not None:
+        trial = view.trial_for(view.best_latent_dim)
+        return None if trial is None else dict(trial.metrics)
+    rival = seed.rivals.get(method)
+    if rival is None:
+        return None
+    metrics = rival.evaluated.metrics
+    if all(SELECTED_SIGNAL_PREFIX + k in metrics for k in VAL_SIGNALS):
+        return {k: metrics[SELECTED_SIGNAL_PREFIX + k] for k in VAL_SIGNALS}
+    return dict(metrics)
+
+
+def rule_rank(seed: SeedResult, model: dict[str, float]) -> tuple[int, int] | None:
+    """(rank, number of candidates) of a model with validation signals ``model`` among
+    the seed's grid sizes plus itself, under the project's rule over the signals every
+    candidate logged; None without a grid or such a signal."""
+    if seed.grid is None:
+        return None
+    signals = tuple(k for k in _grid_signals(seed.grid) if _logged(model, k))
+    candidates: dict[str, dict[str, float]] = {
+        f"grid {size}": row for size, row in _candidates(seed.grid, signals).items()
+    }
+    if not signals or not candidates:
+        return None
+    candidates["model"] = {k: model[k] for k in signals}
+    scores = select_latent_dim(candidates, signals).scores
+    better = sum(1 for c, v in scores.items() if c != "model" and v > scores["model"])
+    return 1 + better, len(candidates)

@@ -16,7 +16,12 @@ from benchmark.interrupts import RunInterrupted
 from benchmark.liveness import fail_dead_worker_runs
 from benchmark.search.progress import SearchProgress
 from benchmark.search.spec import MAX_ROUNDS
-from benchmark.search.trials import has_work, recover_stale_trials, running_trials, trial_size
+from benchmark.search.trials import (
+    recover_stale_trials,
+    running_trials,
+    search_has_work,
+    trial_size,
+)
 from benchmark.search.worker import WorkerArgs, run_worker, work
 
 if TYPE_CHECKING:
@@ -115,7 +120,7 @@ def _run_until_done(
             print(f"trial {number} was never taken up by a worker: ended FAIL", flush=True)
         for run_id in fail_dead_worker_runs(study, spec.grace_period):
             print(f"worker run {run_id} stopped beating: ended FAILED", flush=True)
-        work = has_work(study, spec.latent_sizes)
+        work = search_has_work(study, spec)
         if work and spec.local_workers and rounds < MAX_ROUNDS:
             if spec.local_workers == 1 and prepared is not None:
                 codes += _run_worker_here(args, prepared)

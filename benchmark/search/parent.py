@@ -15,9 +15,10 @@ from benchmark.search.coordinator import run_workers_until_done, threads_per_wor
 from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
 from benchmark.search.spec import SearchSpec
 from benchmark.search.study import create_or_resume_study, record_parent, record_selection
-from benchmark.search.trials import missing_sizes
+from benchmark.search.trials import missing_sizes, trials_done
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
+from benchmark.tracking.tags import SELECTION_METHOD_TAG
 
 
 @dataclass
@@ -53,6 +54,7 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
     tags = {
         "benchmark.study_name": spec.study_name,
         "benchmark.search": spec.search,
+        SELECTION_METHOD_TAG: spec.search,
         "benchmark.storage": mask_url(spec.storage),
     }
     with tracking.tracked_run(
@@ -72,6 +74,7 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
                 "search.n_workers": spec.local_workers,
                 "search.coordinate_only": str(spec.coordinate_only).lower(),
             }
+            | ({"search.n_trials": spec.trial_budget} if spec.sampled else {})
         )
         args = WorkerArgs(
             cfg,
@@ -85,7 +88,13 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
             study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
         )
         exit_codes = run_workers_until_done(study, args, prepared=prepared)
-        missing = missing_sizes(study, spec.latent_sizes)
+        if spec.sampled and trials_done(study) < spec.trial_budget:
+            raise BenchmarkError(
+                f"{trials_done(study)} of the {spec.trial_budget} trials of study "
+                f"{spec.study_name!r} finished (the others failed or were interrupted) and "
+                "nothing was selected; run the same command again to train the rest"
+            )
+        missing = [] if spec.sampled else missing_sizes(study, spec.latent_sizes)
         if missing:  # never a selection from part of the grid
             raise BenchmarkError(
                 f"sizes {', '.join(map(str, missing))} of study {spec.study_name!r} did not "

@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
+from benchmark.methods import METHODS
+from benchmark.methods import tpe as tpe_method
 
-SEARCHES = ("grid", "halving")
+# The registry's study methods (grid, halving, tpe, hyperband), in report order.
+SEARCHES = tuple(m.name for m in METHODS.values() if m.is_study)
+# Studies whose sampler proposes sizes (no fixed grid to take exactly once): their
+# trials run as one plain ``study.optimize`` under a trial budget, in one local worker.
+SAMPLED_SEARCHES = (tpe_method.METHOD.name,)
 DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
 PARAM = "latent_dim"
 # A killed worker's trial is retried at most this often.
@@ -55,6 +61,18 @@ class SearchSpec:
     # Start no local worker: create the study and the parent run, then wait for workers
     # started elsewhere (the `worker` entry point) until every size is done.
     coordinate_only: bool = False
+    # Trials of a sampled search (tpe); 0: as many as the grid has sizes.
+    n_trials: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the sampler proposes sizes instead of taking each grid size once."""
+        return self.search in SAMPLED_SEARCHES
+
+    @property
+    def trial_budget(self) -> int:
+        """How many trials a sampled search trains (``n_trials`` or the grid's size)."""
+        return self.n_trials or len(self.latent_sizes)
 
     @property
     def local_workers(self) -> int:
@@ -66,6 +84,14 @@ class SearchSpec:
             raise ConfigError(f"unknown search {self.search!r}; allowed: {', '.join(SEARCHES)}")
         if self.n_workers < 1:
             raise ConfigError(f"n_workers={self.n_workers} is too small; it must be >= 1")
+        if self.n_trials < 0:
+            raise ConfigError(f"n_trials={self.n_trials} is too small; it must be >= 0")
+        if self.sampled and (self.n_workers != 1 or self.coordinate_only):
+            # its trials are not a grid that the exactly-once protocol hands out
+            raise ConfigError(
+                f"search={self.search} runs with one local worker only "
+                f"(n_workers=1, coordinate_only=false)"
+            )
         if self.heartbeat_interval < 1 or self.grace_period <= self.heartbeat_interval:
             raise ConfigError(
                 f"heartbeat_interval={self.heartbeat_interval}, grace_period="

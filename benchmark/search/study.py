@@ -11,6 +11,9 @@ import optuna
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
 from benchmark.masking import mask_url
+from benchmark.methods import halving as halving_method
+from benchmark.methods import hyperband as hyperband_method
+from benchmark.methods import tpe as tpe_method
 from benchmark.search.attrs import (
     SELECTED_ATTR,
     VALUE_NOTE,
@@ -32,14 +35,27 @@ from benchmark.search.storage import open_storage
 PARAM_VALUE = "val_fid"
 
 
-def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.GridSampler:
+def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
+    """TPE over integer sizes for a sampled search; else the grid of ``latent_sizes``."""
+    if spec.sampled:
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=tpe_method.startup_trials(spec.trial_budget)
+        )
     return optuna.samplers.GridSampler({PARAM: list(spec.latent_sizes)}, seed=seed)
 
 
 def make_pruner(spec: SearchSpec, epochs: int) -> optuna.pruners.BasePruner:
-    if spec.search == "halving":
+    """Successive halving or Hyperband fed each epoch's ``val_fid`` (same first rung and
+    reduction factor); no pruning for the other searches."""
+    min_resource = max(1, epochs // HALVING_MIN_RESOURCE_DIVISOR)
+    if spec.search == halving_method.METHOD.name:
         return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=max(1, epochs // HALVING_MIN_RESOURCE_DIVISOR),
+            min_resource=min_resource, reduction_factor=HALVING_REDUCTION_FACTOR
+        )
+    if spec.search == hyperband_method.METHOD.name:
+        return optuna.pruners.HyperbandPruner(
+            min_resource=min_resource,
+            max_resource=max(min_resource, epochs),
             reduction_factor=HALVING_REDUCTION_FACTOR,
         )
     return optuna.pruners.NopPruner()
@@ -72,6 +88,8 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
         "search": spec.search,
         "config_fingerprint": config_fingerprint(cfg),
     }
+    if spec.sampled:  # a resume must not change the budget either
+        wanted["n_trials"] = spec.trial_budget
     attrs = study_user_attrs(storage, spec.study_name)
     if attrs is not None:
         for key, value in wanted.items():

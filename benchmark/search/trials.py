@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.search.attrs import study_attrs
-from benchmark.search.spec import MAX_ROUNDS, PARAM, RIVAL_WAIT_S
+from benchmark.search.spec import MAX_ROUNDS, PARAM, RIVAL_WAIT_S, SearchSpec
 
 # The trial user attribute naming the search invocation (its parent run) that ran it.
 SEARCH_RUN_ATTR = "search_run_id"
@@ -76,6 +76,28 @@ def has_work(study: optuna.Study, sizes: list[int]) -> bool:
     if pending_sizes(study, sizes):
         return True
     return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def trials_done(study: optuna.Study) -> int:
+    """Trials with a result (COMPLETE, or pruned by the pruner): a sampled search's
+    progress through its budget."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return sum(1 for t in done if not is_surplus(t))
+
+
+def budget_left(study: optuna.Study, budget: int) -> int:
+    """Trials a sampled search still has to start: ``budget`` less those done, running
+    or queued (a failed trial is trained again, as a new proposal)."""
+    held = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    taken = sum(1 for t in study.get_trials(deepcopy=False, states=held) if not is_surplus(t))
+    return max(0, budget - taken)
+
+
+def search_has_work(study: optuna.Study, spec: SearchSpec) -> bool:
+    """:func:`has_work` for a grid; for a sampled search (tpe), budget left."""
+    if spec.sampled:
+        return budget_left(study, spec.trial_budget) > 0
+    return has_work(study, spec.latent_sizes)
 
 
 def running_trials(study: optuna.Study) -> list[FrozenTrial]:

@@ -16,11 +16,19 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
 from benchmark.interrupts import check as check_interrupted
+from benchmark.methods.tpe import MIN_LATENT_DIM
 from benchmark.search.progress import trial_bar
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
-from benchmark.search.trials import SEARCH_RUN_ATTR, TAKEN_UP_ATTR, has_work, rival_holds_size
+from benchmark.search.trials import (
+    SEARCH_RUN_ATTR,
+    TAKEN_UP_ATTR,
+    budget_left,
+    rival_holds_size,
+    search_has_work,
+)
 from benchmark.selection import SIGNALS
+from benchmark.tracking.tags import SELECTION_METHOD_TAG
 
 if TYPE_CHECKING:
     from benchmark.runner import Prepared
@@ -97,8 +105,11 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
         check_interrupted()
-        size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
-        if rival_holds_size(study, trial, size):
+        if spec.sampled:  # a proposal is the trial's own: no rival can hold it
+            size = trial.suggest_int(PARAM, MIN_LATENT_DIM, cfg.initial_latent_dim)
+        else:
+            size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
+        if not spec.sampled and rival_holds_size(study, trial, size):
             trial.set_user_attr("surplus", True)
             study.stop()
             raise optuna.TrialPruned(f"size {size} is already taken by another trial")
@@ -123,7 +134,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             trial.set_user_attr("last_alive", time.time())
             trial.report(record.val_fid, record.epoch)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned by successive halving at epoch {record.epoch}")
+                raise optuna.TrialPruned(f"pruned by {spec.search} at epoch {record.epoch}")
 
         try:
             outcome = run_training(
@@ -136,6 +147,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
                     "benchmark.study_name": spec.study_name,
                     "benchmark.trial_number": str(trial.number),
                     "benchmark.search": spec.search,
+                    SELECTION_METHOD_TAG: spec.search,
                 }
                 | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
                 on_epoch=on_epoch,
@@ -160,10 +172,20 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         return last.val_fid
 
     def stop_when_done(study: optuna.Study, _trial: FrozenTrial) -> None:
-        if not has_work(study, spec.latent_sizes):
+        if not search_has_work(study, spec):
             study.stop()
 
-    while has_work(study, spec.latent_sizes):
+    if spec.sampled:
+        # one plain optimize over the budget left; a trial that raised is not retried
+        # here (the coordinator's next round proposes again, at most MAX_ROUNDS times)
+        study.optimize(
+            objective,
+            n_trials=budget_left(study, spec.trial_budget),
+            gc_after_trial=True,
+            catch=(Exception,),
+        )
+        return
+    while search_has_work(study, spec):
         # a size whose training raised is recorded FAIL (and FAILED in MLflow); the
         # worker goes on with the other sizes
         study.optimize(

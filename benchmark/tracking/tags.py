@@ -24,6 +24,9 @@ STOPPED_EARLY_TAG = "benchmark.stopped_early"
 RUN_NAME_TAG = "mlflow.runName"
 # `worker`: the run of a worker that joined a search from another machine (pipelines.worker)
 METHODS = ("adaptive", "gridsearch", "fixed", "report", "worker")
+# On every run a selection method creates (its trials, retrains, the search parent): the
+# method's registry name (benchmark.methods), by which the report groups runs.
+SELECTION_METHOD_TAG = "benchmark.selection_method"
 # MLflow caps tag values; a reason longer than this is cut.
 MAX_TAG_CHARS = 4000
 
