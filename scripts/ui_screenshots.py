@@ -101,7 +101,7 @@ def chromium(url: str, png: Path | None, size: str = "1600,1000") -> str:
         "--hide-scrollbars",
         f"--window-size={size}",
         # the UI is a single-page app: give its scripts time to fetch and draw
-        "--virtual-time-budget=20000",
+        "--virtual-time-budget=45000",
     ]
     if png is not None:
         subprocess.run(
@@ -139,20 +139,27 @@ def main() -> int:
     benchmark = next((r for r in top if r.data.tags.get("benchmark.method") == "benchmark"), None)
     benchmark = benchmark or (top[0] if top else None)
 
-    out = ROOT / args.out
+    out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     ui = start_ui(store, port, workdir)
     base = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}"
-    pages = {"runs-table": (base, [r.info.run_name for r in top])}
-    pages["chart-view"] = (base + "?compareRunsMode=CHART", [])
+    # MLflow 3 opens on its GenAI views unless told that this is model training
+    training = "workflowType=machine_learning"
+    pages = {"runs-table": (f"{base}/runs?{training}", [r.info.run_name for r in top])}
+    pages["chart-view"] = (f"{base}/runs?{training}&compareRunsMode=CHART", [])
     if benchmark is not None:
         pages["benchmark-run"] = (
-            f"{base}/runs/{benchmark.info.run_id}",
+            f"{base}/runs/{benchmark.info.run_id}?{training}",
             [benchmark.info.run_name],
         )
     if trial is not None:
-        pages["trial-artifacts"] = (f"{base}/runs/{trial.info.run_id}/artifacts", [])
+        pngs = [a.path for a in client.list_artifacts(trial.info.run_id, "images")]
+        shown = next((p for p in pngs if p.endswith(".png")), "")
+        pages["trial-image"] = (
+            f"{base}/runs/{trial.info.run_id}/artifacts/{shown}?{training}",
+            [trial.info.run_name],
+        )
     failed = False
     try:
         for page, (url, expected) in pages.items():
@@ -162,7 +169,7 @@ def main() -> int:
             missing = [n for n in expected if n not in dom]
             random_names = sorted(n for n in names if RANDOM_NAME.fullmatch(n) and n in dom)
             print(
-                f"{page}: {png.relative_to(ROOT)}; names shown {len(shown)}/{len(expected)}"
+                f"{page}: {png}; names shown {len(shown)}/{len(expected)}"
                 + (f"; missing {missing}" if missing else "")
                 + (f"; random run names {random_names}" if random_names else "")
             )
