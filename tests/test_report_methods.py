@@ -133,3 +133,26 @@ def test_the_methods_page_and_sentences_only_with_methods_beyond_the_first_repor
         (16, 10.0, 24.0),
     ]
     assert tpe.METHOD.name in METHOD_LABELS
+
+
+def test_a_search_run_again_after_a_stop_keeps_the_trials_of_its_stopped_invocations():
+    # the verdict's halving search was stopped and run again: its COMPLETE size trained
+    # under an invocation whose run ended KILLED, the finishing invocation pruned the rest
+    from benchmark.report.collect import _search_view
+
+    study = {"benchmark.study_name": "s-halving"}
+    stopped = _run("gridsearch", {}, tags=study, start=1)
+    stopped.status = "KILLED"
+    done = _run("gridsearch", {"best_latent_dim": 64.0}, tags=study, start=2)
+
+    def trial(size: int, parent: RunView, start: int) -> RunView:
+        tags = study | {"mlflow.parentRunId": parent.run_id}
+        return _run(
+            "fixed", {"test_fid": float(size)}, tags, {"fixed_latent_dim": str(size)}, start
+        )
+
+    elsewhere = _run("fixed", {}, {"benchmark.study_name": "other"}, {"fixed_latent_dim": "8"}, 9)
+    fixed = [trial(64, stopped, 3), trial(4, done, 4), elsewhere]
+    view = _search_view("halving", [stopped, done], fixed)
+    assert view is not None and view.parents == [done]
+    assert sorted(int(t.params["fixed_latent_dim"]) for t in view.trials) == [4, 64]

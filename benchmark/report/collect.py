@@ -198,9 +198,16 @@ def _search_view(kind: str, parents: list[RunView], fixed: list[RunView]) -> Sea
         return None
     study = _latest(parents).tags.get("benchmark.study_name", "")
     same = [p for p in parents if p.tags.get("benchmark.study_name", "") == study]
-    # trials hang under whichever invocation of the study trained them
+    # trials hang under whichever invocation of the study trained them, and one that was
+    # stopped (its run ended KILLED or FAILED, so not among `same`) still holds the
+    # trials it finished: the study's tag on every trial run finds those too
     ids = {p.run_id for p in same}
-    return SearchView(kind, study, same, [f for f in fixed if f.parent_id in ids])
+    trials = [
+        f
+        for f in fixed
+        if f.parent_id in ids or (study and f.tags.get("benchmark.study_name") == study)
+    ]
+    return SearchView(kind, study, same, trials)
 
 
 def _rival_of(run: RunView) -> Method | None:
