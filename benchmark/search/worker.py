@@ -16,6 +16,7 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
 from benchmark.interrupts import check as check_interrupted
+from benchmark.methods import method
 from benchmark.methods.tpe import MIN_LATENT_DIM
 from benchmark.search.progress import trial_bar
 from benchmark.search.spec import PARAM, SearchSpec
@@ -134,7 +135,8 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             trial.set_user_attr("last_alive", time.time())
             trial.report(record.val_fid, record.epoch)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned by {spec.search} at epoch {record.epoch}")
+                pruner = method(spec.search).label  # e.g. "successive halving"
+                raise optuna.TrialPruned(f"pruned by {pruner} at epoch {record.epoch}")
 
         try:
             outcome = run_training(
