@@ -11,13 +11,12 @@ RUNNING run of a worker whose beat is older than the search's grace period FAILE
 
 from __future__ import annotations
 
-import threading
 import time
-from types import TracebackType
 
 import optuna
 
 from benchmark import tracking
+from benchmark.periodic import Periodic
 from benchmark.search.attrs import set_study_attr, study_attrs
 
 WORKER_BEAT_PREFIX = "worker_alive:"
@@ -29,7 +28,7 @@ def beat_key(run_id: str) -> str:
     return f"{WORKER_BEAT_PREFIX}{run_id}"
 
 
-class WorkerHeartbeat:
+class WorkerHeartbeat(Periodic):
     """Beat for ``run_id`` every ``interval_s`` seconds in a background thread while the
     ``with`` block runs; on a clean or failed exit the beat is cleared (the run ends
     itself then, it is not dead)."""
@@ -37,30 +36,12 @@ class WorkerHeartbeat:
     def __init__(self, study: optuna.Study, run_id: str, interval_s: float) -> None:
         self._study = study
         self._key = beat_key(run_id)
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="worker-heartbeat", daemon=True)
+        super().__init__(interval_s, "worker-heartbeat")
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                set_study_attr(self._study, self._key, time.time())
-            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
-                continue
-
-    def __enter__(self) -> WorkerHeartbeat:
+    def tick(self) -> None:
         set_study_attr(self._study, self._key, time.time())
-        self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
+    def finish(self, raised: bool) -> None:
         set_study_attr(self._study, self._key, None)
 
 

@@ -4,12 +4,11 @@ grid) and one per trial (its epochs, labelled with its search, seed and size).""
 from __future__ import annotations
 
 import multiprocessing
-import threading
-from types import TracebackType
 
 import optuna
 from tqdm.auto import tqdm
 
+from benchmark.periodic import Periodic
 from benchmark.search.trials import missing_sizes
 
 # Seconds between two reads of the study by the search's bar: trials take many seconds,
@@ -34,7 +33,7 @@ def trial_bar(search: str, seed: int, latent_dim: int, epochs: int) -> tqdm:
     )
 
 
-class SearchProgress:
+class SearchProgress(Periodic):
     """A bar of the sizes done (finished or pruned) out of ``sizes``, refreshed from the
     study every ``interval_s`` seconds in a background thread while the ``with`` block
     runs, whichever process or machine trains them."""
@@ -48,9 +47,7 @@ class SearchProgress:
     ) -> None:
         self._study = study
         self._sizes = list(sizes)
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="search-progress", daemon=True)
+        super().__init__(interval_s, "search-progress")
         self.bar = tqdm(total=len(self._sizes), desc=label, unit="size", position=0)
 
     def refresh(self) -> int:
@@ -61,26 +58,10 @@ class SearchProgress:
             self.bar.refresh()
         return done
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - a missed read is retried at the next one
-                continue
-
-    def __enter__(self) -> SearchProgress:
+    def tick(self) -> None:
         self.refresh()
-        self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-        if exc_type is None:
+    def finish(self, raised: bool) -> None:
+        if not raised:
             self.refresh()
         self.bar.close()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 from mlflow.tracking import MlflowClient
 
+from benchmark.periodic import Periodic
 from benchmark.processes import pid_alive
 from benchmark.tracking.tags import HEARTBEAT_TAG, PROCESS_TAG, mark_run_failed
 
@@ -26,34 +26,16 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class RunHeartbeat:
+class RunHeartbeat(Periodic):
     """Beat for ``run_id`` (tag ``benchmark.heartbeat``) every ``interval_s`` seconds in
     a background thread while the ``with`` block runs."""
 
     def __init__(self, run_id: str, interval_s: float = HEARTBEAT_S) -> None:
         self._run_id = run_id
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="run-heartbeat", daemon=True)
+        super().__init__(interval_s, "run-heartbeat")
 
-    def _beat(self) -> None:
+    def tick(self) -> None:
         MlflowClient().set_tag(self._run_id, HEARTBEAT_TAG, f"{time.time():.0f}")
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._beat()
-            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
-                continue
-
-    def __enter__(self) -> RunHeartbeat:
-        self._beat()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _on_this_host(process: str) -> bool:
