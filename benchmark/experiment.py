@@ -20,14 +20,7 @@ from benchmark.methods import Method, default_methods
 from benchmark.methods import adaptive as adaptive_method
 from benchmark.methods import grid as grid_method
 from benchmark.report.write import ReportResult, check_writable, default_output, generate_report
-from benchmark.rivals import (
-    RETRAIN_OF_TAG,
-    RETRAIN_ROLE,
-    ROLE_TAG,
-    MethodOutcome,
-    method_tags,
-    run_rival,
-)
+from benchmark.rivals import MethodOutcome, method_tags, retrain_run, run_rival
 from benchmark.runner import RunOutcome, prepare, process_cpu_s, run_training
 from benchmark.search.parent import SearchOutcome, run_search
 from benchmark.search.spec import SearchSpec, derive_study_name
@@ -209,17 +202,7 @@ def run_seed(
             seed.methods[m.name] = MethodOutcome.of_runs(m, [seed.adaptive])
             if retrain:
                 size = int(seed.adaptive.test_metrics["final_latent_dim"])
-                seed.retrain = run_training(
-                    cfg,
-                    prepared,
-                    "fixed",
-                    latent_dim=size,
-                    nested=True,
-                    run_name=f"retrain seed={cfg.seed} latent_dim={size}",
-                    extra_tags=method_tags(
-                        m, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: seed.adaptive.run_id}
-                    ),
-                )
+                seed.retrain = retrain_run(cfg, prepared, m, size, seed.adaptive.run_id)
         elif m.is_study:
             search = run_search(cfg, specs[m.name], nested=True)
             if m is grid_method.METHOD:
