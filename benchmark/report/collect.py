@@ -35,6 +35,10 @@ TEST_METRICS = (
     "test_cluster_acc",
     "test_active_units",
 )
+# Training epochs of a run, from the max step of its per-epoch latent_dim (an epoch run
+# again after a kill counts once): the noise-free count of what a method trained,
+# beside the timings a shared machine blurs. Filled in by collect(), not logged.
+EPOCHS_METRIC = "epochs_trained"
 VAL_SIGNALS = tuple(SIGNALS)  # the validation signals a selection reads
 RETRAIN_ROLE = "retrain"
 # what benchmark.rivals tags: the method's registry name, and the run that chose a size
@@ -64,6 +68,8 @@ class RunView:
     tags: dict[str, str]
     params: dict[str, str]
     metrics: dict[str, float]
+    # epoch ms; None while RUNNING
+    end_time: int | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunView:
@@ -79,6 +85,7 @@ class RunView:
             dict(tags),
             dict(run.data.params),
             dict(run.data.metrics),
+            run.info.end_time,
         )
 
     @property
@@ -88,12 +95,15 @@ class RunView:
 
 @dataclass
 class SearchView:
-    """One study's parent runs (a first run and its resumes) and trial runs."""
+    """One study's parent runs (a first run and its resumes that finished), its trial
+    runs of every status (a pruned trial's run ends KILLED), and the invocations that
+    were stopped before they finished (``stopped``)."""
 
     search: str
     study_name: str
     parents: list[RunView]
     trials: list[RunView]
+    stopped: list[RunView] = field(default_factory=list)
 
     @property
     def latest(self) -> RunView:
@@ -105,8 +115,33 @@ class SearchView:
 
     @property
     def time_to_answer_s(self) -> float:
-        """Elapsed time of every invocation of the search (its workers in parallel)."""
-        return sum(p.metrics.get("wall_clock_s", 0.0) for p in self.parents)
+        """Elapsed time of every invocation of the search (its workers in parallel),
+        stopped invocations included: the length of the union of the finished
+        invocations' measured spans, the stopped ones' runs and the trials these ran
+        (a stopped parent can end before the trial its worker went on training). A trial
+        resumed in place by a later invocation counts only until that one starts, so the
+        idle time between invocations is not counted."""
+        if not self.stopped:  # the measured elapsed times, exactly
+            return sum(p.metrics.get("wall_clock_s", 0.0) for p in self.parents)
+        spans = [
+            (p.start_time, p.start_time + p.metrics.get("wall_clock_s", 0.0) * 1000)
+            for p in self.parents
+        ]
+        starts = sorted(p.start_time for p in self.parents + self.stopped)
+        for p in self.stopped:
+            later = [s for s in starts if s > p.start_time]
+            cut = later[0] if later else None
+            own = [p] + [t for t in self.trials if t.parent_id == p.run_id]
+            for r in own:
+                if r.end_time is None:
+                    continue
+                end = r.end_time if cut is None else min(r.end_time, max(cut, r.start_time))
+                spans.append((r.start_time, end))
+        return _union_ms(spans) / 1000
+
+    def epochs_trained(self) -> float:
+        """Training epochs of all its trials, pruned and stopped ones included."""
+        return sum(t.metrics.get(EPOCHS_METRIC, 0.0) for t in self.trials)
 
     @property
     def compute_s(self) -> float:
@@ -176,6 +211,16 @@ class Section:
     missing: list[str] = field(default_factory=list)
 
 
+def _union_ms(spans: list[tuple[float, float]]) -> float:
+    """Total length of the union of [start, end] spans."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def _all_runs(client: MlflowClient, experiment_id: str) -> list[RunView]:
     runs: list[RunView] = []
     token = None
@@ -193,21 +238,26 @@ def _latest(runs: list[RunView]) -> RunView | None:
 
 def _search_view(kind: str, parents: list[RunView], fixed: list[RunView]) -> SearchView | None:
     """The latest study of this kind among the parents, with its trial runs."""
-    parents = [p for p in parents if p.status == "FINISHED" and "best_latent_dim" in p.metrics]
-    if not parents:
+    done = [p for p in parents if p.status == "FINISHED" and "best_latent_dim" in p.metrics]
+    if not done:
         return None
-    study = _latest(parents).tags.get("benchmark.study_name", "")
-    same = [p for p in parents if p.tags.get("benchmark.study_name", "") == study]
+    study = _latest(done).tags.get("benchmark.study_name", "")
+    same = [p for p in done if p.tags.get("benchmark.study_name", "") == study]
+    stopped = [
+        p
+        for p in parents
+        if p.status != "FINISHED" and study and p.tags.get("benchmark.study_name") == study
+    ]
     # trials hang under whichever invocation of the study trained them, and one that was
     # stopped (its run ended KILLED or FAILED, so not among `same`) still holds the
     # trials it finished: the study's tag on every trial run finds those too
-    ids = {p.run_id for p in same}
+    ids = {p.run_id for p in same + stopped}
     trials = [
         f
         for f in fixed
         if f.parent_id in ids or (study and f.tags.get("benchmark.study_name") == study)
     ]
-    return SearchView(kind, study, same, trials)
+    return SearchView(kind, study, same, trials, stopped)
 
 
 def _rival_of(run: RunView) -> Method | None:
@@ -289,6 +339,10 @@ def collect(experiment: str, client: MlflowClient | None = None) -> list[Section
             f"experiment {experiment!r} has no runs of this project (no benchmark.method tag); "
             "run `mlflow run . -e benchmark` or `-e adaptive` into it first"
         )
+    for r in runs:
+        if r.method in ("adaptive", "fixed") and EPOCHS_METRIC not in r.metrics:
+            steps = [m.step for m in client.get_metric_history(r.run_id, "latent_dim")]
+            r.metrics[EPOCHS_METRIC] = float(max(steps, default=0))
     groups: dict[tuple[str, str], list[RunView]] = defaultdict(list)
     for r in runs:
         groups[(r.dataset, r.preset)].append(r)
@@ -308,12 +362,14 @@ def collect(experiment: str, client: MlflowClient | None = None) -> list[Section
         for seed in seeds:
             result = SeedResult(seed)
             result.adaptive = _latest([r for r in by_method["adaptive"] if r.seed == seed])
-            parents = [r for r in by_method["gridsearch"] if r.seed == seed]
+            # a search's stopped invocations and its pruned (KILLED) trials count too
+            parents = [r for r in members if r.method == "gridsearch" and r.seed == seed]
+            fixed = [r for r in members if r.method == "fixed" and r.seed == seed]
             for kind in (m.name for m in METHODS.values() if m.is_study):
                 view = _search_view(
                     kind,
                     [p for p in parents if p.tags.get("benchmark.search", "grid") == kind],
-                    [f for f in by_method["fixed"] if f.seed == seed],
+                    fixed,
                 )
                 if kind in NAMED_SEARCHES:
                     setattr(result, kind, view)

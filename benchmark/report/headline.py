@@ -32,6 +32,7 @@ def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]
             lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n"),
             1.3,
         ),
+        ("epochs\ntrained", lambda r: fmt(r.epochs, 0, r.n_seeds, "\n", integer=True), 0.9),
         (
             "compute /\nadaptive",
             lambda r: r.compute_vs_adaptive.text("\n") if r.compute_vs_adaptive else NOT_APPLICABLE,
@@ -103,9 +104,12 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
         fig,
         below=y - 0.01,
         text="Time to answer: elapsed wall-clock until the method names a latent size (a search: "
-        "all its invocations, workers in parallel; retrain: adaptive run plus retraining). "
+        "all its invocations, stopped ones included, workers in parallel; retrain: adaptive "
+        "run plus retraining). "
         f"Total compute: the {MEASURE_WORDS[measure]} of its training runs summed, as one "
-        "machine would spend it. 'compute / adaptive': the method's mean total compute "
+        "machine would spend it. Epochs trained: the training epochs of those runs, every "
+        "size, pruned and stopped trials included (compute without the machine's noise). "
+        "'compute / adaptive': the method's mean total compute "
         "divided by the adaptive run's mean (the table's own means); with several seeds the "
         "range of the per-seed ratios in brackets. n/a: a metric these runs did not log "
         "(silhouette and cluster accuracy need labels). Test metrics are those of each "

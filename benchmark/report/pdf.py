@@ -19,6 +19,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from benchmark.methods import METHODS  # noqa: E402
 from benchmark.report.collect import NAMED_SEARCHES, Section, download_image  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.compute_page import compute_page  # noqa: E402
@@ -69,12 +70,14 @@ def images_page(section: Section) -> Figure | None:
             round(seed.adaptive.metrics["final_latent_dim"]),
         )
     ]
-    if seed.grid is not None:
-        chosen = seed.grid.trial_for(seed.grid.best_latent_dim)
+    # beside it, the model the first study that ran (the grid, else another) selected
+    for kind, view in seed.searches.items():
+        chosen = view.trial_for(view.best_latent_dim)
         if chosen is not None:
             columns.append(
-                ("grid search's selected model", chosen.run_id, seed.grid.best_latent_dim)
+                (f"{METHODS[kind].label}'s selected model", chosen.run_id, view.best_latent_dim)
             )
+            break
     fig = page(f"{section.dataset}: reconstructions and samples (seed {seed.seed})")
     with tempfile.TemporaryDirectory() as tmp:
         for col, (title, run_id, size) in enumerate(columns):
@@ -93,10 +96,11 @@ def images_page(section: Section) -> Figure | None:
                     ax.text(0.5, 0.5, "image not logged", ha="center")
                 ax.set_title(f"{title} (n_z={size}): {what}", fontsize=9)
                 ax.axis("off")
+    beside = f"; right: {columns[1][0]}" if len(columns) > 1 else ""
     caption(
         fig,
-        "Left: the adaptive run's final model; right: the model the grid search "
-        "selected. Both from the same fixed test images and the same seeded noise.",
+        f"Left: the adaptive run's final model{beside}. From the same fixed, class-balanced "
+        "test images and the same seeded noise.",
     )
     return fig
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.methods import METHODS
-from benchmark.report.collect import NAMED_SEARCHES, TEST_METRICS, Section, SeedResult, mean_sd
+from benchmark.report.collect import (
+    EPOCHS_METRIC,
+    NAMED_SEARCHES,
+    TEST_METRICS,
+    RunView,
+    Section,
+    SeedResult,
+    mean_sd,
+)
 from benchmark.report.compute import DEFAULT_MEASURE, MEASURE_WORDS, run_value, search_value
 from benchmark.report.numbers import Ratio, compute_ratio, fmt, noisy
 from benchmark.report.rules import (
@@ -48,10 +56,17 @@ class MethodRow:
     test: dict[str, tuple[float, float]] = field(default_factory=dict)
     compute_vs_adaptive: Ratio | None = None
     measure: str = DEFAULT_MEASURE
+    # training epochs, all sizes and runs the answer needed: noise-free compute
+    epochs: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def label(self) -> str:
         return METHOD_LABELS[self.method]
+
+
+def _epochs(*runs: RunView) -> float:
+    """Training epochs of these runs together (NaN where a run has no count)."""
+    return sum(r.metrics.get(EPOCHS_METRIC, float("nan")) for r in runs)
 
 
 def _per_seed(section: Section, method: str, measure: str) -> list[dict[str, float]]:
@@ -64,6 +79,7 @@ def _per_seed(section: Section, method: str, measure: str) -> list[dict[str, flo
                 "latent_dim": a.metrics["final_latent_dim"],
                 "time": a.metrics["wall_clock_s"],
                 "compute": run_value(a, measure),
+                "epochs": _epochs(a),
             } | {k: a.metrics[k] for k in TEST_METRICS if k in a.metrics}
         elif method in s.rivals:
             values = _rival_values(s, method, measure)
@@ -74,6 +90,7 @@ def _per_seed(section: Section, method: str, measure: str) -> list[dict[str, flo
                 "latent_dim": float(view.best_latent_dim),
                 "time": view.time_to_answer_s,
                 "compute": search_value(view, measure),
+                "epochs": view.epochs_trained(),
             } | (
                 {k: chosen.metrics[k] for k in TEST_METRICS if k in chosen.metrics}
                 if chosen
@@ -86,6 +103,7 @@ def _per_seed(section: Section, method: str, measure: str) -> list[dict[str, flo
                 "latent_dim": float(r.params["fixed_latent_dim"]),
                 "time": a.metrics["wall_clock_s"] + r.metrics["wall_clock_s"],
                 "compute": run_value(a, measure) + run_value(r, measure),
+                "epochs": _epochs(a, r),
             } | {k: r.metrics[k] for k in TEST_METRICS if k in r.metrics}
         else:
             continue
@@ -111,6 +129,7 @@ def _rival_values(s: SeedResult, method: str, measure: str) -> dict[str, float]:
         "latent_dim": last.metrics["final_latent_dim"],
         "time": sum(r.metrics["wall_clock_s"] for r in view.runs),
         "compute": sum(run_value(r, measure) for r in view.runs),
+        "epochs": _epochs(*view.runs),
     } | {k: last.metrics[k] for k in TEST_METRICS if k in last.metrics}
 
 
@@ -131,6 +150,7 @@ def method_rows(section: Section, measure: str = DEFAULT_MEASURE) -> list[Method
             # a metric missing on every seed (no labels: no silhouette) is (nan, nan): n/a
             {k: mean_sd([v[k] for v in per_seed if k in v]) for k in TEST_METRICS},
             measure=measure,
+            epochs=mean_sd([v["epochs"] for v in per_seed]),
         )
         if method not in ("adaptive", "retrain"):
             row.compute_vs_adaptive = compute_ratio(
@@ -181,12 +201,17 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
     """Plain sentences answering: same size? how much faster? how close in quality?"""
     by = {r.method: r for r in rows}
     lines = []
-    a, g = by.get("adaptive"), by.get("grid")
+    a = by.get("adaptive")
+    # the search ALD-VAE is judged against: the grid, else the first study that ran
+    g = by.get("grid") or next(
+        (r for r in rows if r.method in METHODS and METHODS[r.method].is_study), None
+    )
     if a and g:
         n = a.n_seeds
+        name = "the grid search" if g.method == "grid" else g.label
         lines.append(
-            f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n, integer=True)}; the grid "
-            f"search selected {fmt(g.latent_dim, 1, g.n_seeds, integer=True)} (selection rule "
+            f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n, integer=True)}; {name} "
+            f"selected {fmt(g.latent_dim, 1, g.n_seeds, integer=True)} (selection rule "
             "on validation signals)."
         )
         if g.compute_vs_adaptive:
@@ -195,15 +220,36 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
                 if g.compute_vs_adaptive.n > 1
                 else ""
             )
+            epochs = (
+                f"; in training epochs {fmt(a.epochs, 0, n, integer=True)} vs "
+                f"{fmt(g.epochs, 0, g.n_seeds, integer=True)}, "
+                f"{g.epochs[0] / a.epochs[0]:.2f}x"
+                if a.epochs[0] > 0 and g.epochs[0] == g.epochs[0]
+                else ""
+            )
             lines.append(
                 f"Compute, as {MEASURE_WORDS[g.measure]}: one ALD-VAE run took "
-                f"{fmt(a.compute_s, 1, n)} s; the grid's trials took "
+                f"{fmt(a.compute_s, 1, n)} s; the trials of {name} took "
                 f"{fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
-                f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}."
+                f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}{epochs}."
             )
+        floor = (
+            f" (FID floor, real vs real at the same count: {section.test_fid_floor:.2f}; "
+            f"FID difference {abs(a.test['test_fid'][0] - g.test['test_fid'][0]):.2f}, "
+            + (
+                "within the floor"
+                if abs(a.test["test_fid"][0] - g.test["test_fid"][0]) <= section.test_fid_floor
+                else "beyond the floor"
+            )
+            + ")"
+            if section.test_fid_floor is not None
+            and a.test["test_fid"][0] == a.test["test_fid"][0]
+            and g.test["test_fid"][0] == g.test["test_fid"][0]
+            else ""
+        )
         lines.append(
             f"Quality (test split): FID {fmt(a.test['test_fid'], 2, n)} (adaptive) vs "
-            f"{fmt(g.test['test_fid'], 2, g.n_seeds)} (grid's model); silhouette "
+            f"{fmt(g.test['test_fid'], 2, g.n_seeds)} ({name}'s model){floor}; silhouette "
             f"{fmt(a.test['test_silhouette'], 3, n)} vs "
             f"{fmt(g.test['test_silhouette'], 3, g.n_seeds)}; "
             f"reconstruction loss {fmt(a.test['test_recon_loss'], 2, n)} vs "
