@@ -45,7 +45,7 @@ RESUME_HINT = (
 def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
-    search = params.pop("search", "") or "grid"
+    search = params.pop("search", "") or SearchSpec.search
     storage = params.pop("storage", "") or DEFAULT_STORAGE
     refuse_password(storage)
     study_name = params.pop("study_name", "")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from benchmark.report.collect import Section, mean_sd
+from benchmark.methods import METHODS
+from benchmark.report.collect import NAMED_SEARCHES, Section, mean_sd
 from benchmark.report.compute import MEASURE_WORDS, MEASURES
 from benchmark.report.layout import WARNING_COLOUR, caption, page
 from benchmark.report.summary import MethodRow, noise_warnings
@@ -55,10 +56,10 @@ def compute_bars(section: Section, rows: list[MethodRow]) -> list[Bar]:
     bars: list[Bar] = []
     if "adaptive" in by:
         bars.append(Bar("ALD-VAE, one run", *by["adaptive"].compute_s))
-    for kind in ("grid", "halving"):
+    for kind in NAMED_SEARCHES:
         if kind not in by:
             continue
-        name = "grid search" if kind == "grid" else "successive halving"
+        name = METHODS[kind].label
         bars.append(Bar(f"{name}, its trials as one machine runs them", *by[kind].compute_s))
         if measure == "wall_clock":
             label = f"{name}, as its {_workers(section, kind)} worker(s) ran it"

@@ -141,7 +141,7 @@ def provenance_page(section: Section, experiment: str) -> Figure:
     for s in section.seeds:
         if s.adaptive:
             lines.append(f"  seed {s.seed} adaptive: {s.adaptive.run_id}")
-        for kind in ("grid", "halving"):
+        for kind in NAMED_SEARCHES:
             view = getattr(s, kind)
             if view:
                 parents = ", ".join(p.run_id for p in view.parents)

@@ -7,6 +7,7 @@ import textwrap
 
 from matplotlib.figure import Figure
 
+from benchmark.methods import grid as grid_method
 from benchmark.report.collect import Section
 from benchmark.report.layout import caption, page, styled_table
 from benchmark.report.numbers import fmt
@@ -23,7 +24,7 @@ def rules_page(section: Section, rows: list[MethodRow]) -> Figure | None:
         return None
     fig = page(f"{section.dataset}: does the verdict depend on the rule or on FID noise?")
     by = {r.method: r for r in rows}
-    a, g = by.get("adaptive"), by.get("grid")
+    a, g = by.get("adaptive"), by.get(grid_method.METHOD.name)
     y = 0.90
     for line in floor_sentences(
         section,

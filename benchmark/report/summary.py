@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.methods import METHODS
+from benchmark.methods import grid as grid_method
 from benchmark.report.collect import (
     EPOCHS_METRIC,
     NAMED_SEARCHES,
@@ -27,11 +28,10 @@ from benchmark.report.rules import (
 
 __all__ = ["METHOD_LABELS", "MethodRow", "fmt", "method_rows", "noise_warnings", "verdict"]
 
-# The registry's labels; the first report's wording kept where it had one.
+# The registry's labels; the first report's wording kept where it had one (the grid's
+# and halving's are the registry's own).
 METHOD_LABELS = {m.name: m.label for m in METHODS.values()} | {
     "adaptive": "ALD-VAE (adaptive, 1 run)",
-    "grid": "grid search",
-    "halving": "successive halving",
     "retrain": "from scratch at adaptive size",
 }
 # The methods of the first report: a section of only these reads as it always did.
@@ -203,12 +203,12 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
     lines = []
     a = by.get("adaptive")
     # the search ALD-VAE is judged against: the grid, else the first study that ran
-    g = by.get("grid") or next(
+    g = by.get(grid_method.METHOD.name) or next(
         (r for r in rows if r.method in METHODS and METHODS[r.method].is_study), None
     )
     if a and g:
         n = a.n_seeds
-        name = "the grid search" if g.method == "grid" else g.label
+        name = "the grid search" if g.method == grid_method.METHOD.name else g.label
         lines.append(
             f"Latent size: ALD-VAE ended at {fmt(a.latent_dim, 1, n, integer=True)}; {name} "
             f"selected {fmt(g.latent_dim, 1, g.n_seeds, integer=True)} (selection rule "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.methods import METHODS
+from benchmark.methods import grid as grid_method
 from benchmark.methods import tpe as tpe_method
 
 # The registry's study methods (grid, halving, tpe, hyperband), in report order.
@@ -51,7 +52,7 @@ PARENT_ATTRS = (
 class SearchSpec:
     """How a search is run: what is searched, where the study lives, how many workers."""
 
-    search: str = "grid"
+    search: str = grid_method.METHOD.name
     latent_sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
     storage: str = DEFAULT_STORAGE
     study_name: str = ""

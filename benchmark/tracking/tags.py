@@ -9,6 +9,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from benchmark.masking import mask_secrets
+from benchmark.methods import grid as grid_method
 
 FAILURE_TAG = "benchmark.failure_reason"
 # Liveness of a run while it is RUNNING: where its process is ("host:pid") and when it
@@ -49,7 +50,8 @@ def trial_run_name(search: str, seed: int, latent_dim: int) -> str:
 
 def search_run_name(search: str, seed: int) -> str:
     """The name of a search's parent run: ``gridsearch seed=1`` (``halving seed=1``)."""
-    return f"{'gridsearch' if search == 'grid' else search} seed={seed}"
+    name = "gridsearch" if search == grid_method.METHOD.name else search
+    return f"{name} seed={seed}"
 
 
 def mark_run_failed(run_id: str, reason: str) -> None:
