@@ -28,8 +28,9 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.methods import tpe as tpe_method
 from benchmark.search.attrs import VALUE_NOTE, VALUE_NOTE_ATTR, set_study_attr, study_attrs
-from benchmark.search.progress import SearchProgress, trial_bar
+from benchmark.search.progress import SearchProgress, search_progress, trial_bar
 from benchmark.search.rows import TrialRow, per_size_table, trial_cost_s, trial_rows
 from benchmark.search.spec import (
     MAX_ROUNDS,
@@ -246,6 +247,33 @@ def test_search_bar_counts_sizes_done_and_trial_bars_name_search_seed_and_size()
         assert (bar.desc, bar.total) == ("halving seed=3 latent_dim=16", 5)
     finally:
         bar.close()
+
+
+def test_a_sampled_search_bar_counts_trials_done_out_of_its_trial_budget():
+    """tpe proposes sizes off the grid and may repeat one: its bar counts trials, and
+    its total is the trial budget, not the number of grid sizes."""
+    spec = SearchSpec(search=tpe_method.METHOD.name, latent_sizes=[2, 4, 8], n_trials=5)
+    study = optuna.create_study()
+    with search_progress(study, spec, seed=1, interval_s=0.05) as shown:
+        assert (shown.bar.n, shown.bar.total, shown.bar.unit) == (0, 5, "trial")
+        assert shown.bar.desc == "tpe seed=1: trials done"
+        for size, state in ((16, TrialState.COMPLETE), (16, TrialState.PRUNED)):
+            study.add_trial(_trial(size, state))  # off the grid, and twice
+        study.add_trial(_trial(2, TrialState.FAIL))  # not done: proposed again
+        study.add_trial(_trial(4, TrialState.PRUNED, surplus=True))  # not a trial of it
+        deadline = time.monotonic() + 10
+        while shown.bar.n != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shown.bar.n == 2
+    # without a budget given, as many trials as the grid has sizes
+    spec.n_trials = 0
+    with search_progress(study, spec, seed=1) as shown:
+        assert shown.bar.total == 3
+    # a grid search's bar counts its sizes
+    grid = SearchSpec(latent_sizes=[2, 4, 8, 16], n_trials=5)
+    with search_progress(optuna.create_study(), grid, seed=2) as shown:
+        assert (shown.bar.total, shown.bar.unit) == (4, "size")
+        assert shown.bar.desc == "grid seed=2: sizes done"
 
 
 def test_a_failed_size_is_trained_again_by_the_next_search_invocation_only():

@@ -12,12 +12,13 @@ import time
 import mlflow
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState
 
 import benchmark.search.coordinator as coordinator
 from benchmark import tracking
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.methods import tpe as tpe_method
 from benchmark.search.attrs import set_study_attr, study_attrs
 from benchmark.search.coordinator import run_workers_until_done
 from benchmark.search.join import join_study
@@ -29,6 +30,7 @@ from benchmark.search.storage import (
     resolve_storage_url,
 )
 from benchmark.search.study import create_or_resume_study, record_parent
+from benchmark.search.trials import search_has_work
 from benchmark.search.worker import WorkerArgs
 from pipelines import worker
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
@@ -177,6 +179,34 @@ def test_join_study_returns_none_when_nothing_is_left(tmp_path, make_cfg):
         _complete(study, size)
     # even with the parent gone: a finished search needs no parent
     assert join_study(spec.storage, "s", 1, {}, 0, _statuses(), "x") is None
+
+
+@pytest.mark.parametrize("budget", [1, 6])
+def test_join_study_takes_a_sampled_searchs_trial_budget_from_the_study(tmp_path, make_cfg, budget):
+    """A worker joining a tpe study trains under the coordinator's trial budget (fewer or
+    more trials than the grid has sizes), not one trial per grid size."""
+    cfg = make_cfg(epochs=2)
+    spec = _spec(tmp_path, search=tpe_method.METHOD.name, n_trials=budget)
+    study = create_or_resume_study(spec, cfg)
+    record_parent(study, cfg, spec, "run1", "7", "sqlite:///m.db")
+    running = _statuses(run1="RUNNING")
+    joined = join_study(spec.storage, "s", 1, {}, 0, running, "x")
+    assert joined is not None
+    assert (joined.spec.search, joined.spec.trial_budget) == (tpe_method.METHOD.name, budget)
+    # the same start-up share of the budget as the coordinator's sampler
+    assert joined.study.sampler._n_startup_trials == tpe_method.startup_trials(budget)
+    sizes = IntDistribution(tpe_method.MIN_LATENT_DIM, cfg.initial_latent_dim)
+    for i in range(budget):
+        assert search_has_work(joined.study, joined.spec)
+        # TPE's proposals: off the grid's sizes, the same size twice
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={PARAM: 3}, distributions={PARAM: sizes}, value=float(i)
+            )
+        )
+    assert not search_has_work(joined.study, joined.spec)
+    # the budget spent: nothing left to join, whichever grid sizes were never proposed
+    assert join_study(spec.storage, "s", 1, {}, 0, running, "x") is None
 
 
 def test_join_study_refuses_a_parent_this_tracking_store_lacks(tmp_path, make_cfg):

@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial
 
 from benchmark.interrupts import RunInterrupted
 from benchmark.liveness import fail_dead_worker_runs
-from benchmark.search.progress import SearchProgress
+from benchmark.search.progress import search_progress
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import (
     recover_stale_trials,
@@ -95,11 +95,9 @@ def run_workers_until_done(
     elsewhere until every size is done. Local workers start at most ``MAX_ROUNDS`` times;
     after that a size nobody trains is left undone. With ``prepared`` (this process's
     data and extractor) a single local worker runs in this process instead of a new
-    one. A bar shows the sizes done out of the grid while it runs. Returns every local
-    exit code."""
-    spec = args.spec
-    label = f"{spec.search} seed={args.cfg.seed}: sizes done"
-    with SearchProgress(study, spec.latent_sizes, label):
+    one. A bar shows the sizes done out of the grid (a sampled search's trials done out
+    of its budget) while it runs. Returns every local exit code."""
+    with search_progress(study, args.spec, args.cfg.seed):
         return _run_until_done(study, args, poll_s, prepared)
 
 

@@ -62,6 +62,23 @@ def config_from_study(attrs: dict, overrides: dict[str, str], study_name: str) -
     return cfg
 
 
+def spec_from_attrs(attrs: dict, storage: str, study_name: str, n_workers: int) -> SearchSpec:
+    """The search as its parent recorded it in the study (not validated): its search,
+    sizes, heartbeat settings and, for a sampled search (tpe), the trial budget the
+    coordinator runs under, with this machine's ``n_workers``."""
+    return SearchSpec(
+        search=str(attrs["search"]),
+        latent_sizes=[int(s) for s in attrs["latent_sizes"]],
+        storage=storage,
+        study_name=study_name,
+        n_workers=n_workers,
+        heartbeat_interval=int(attrs["heartbeat_interval"]),
+        grace_period=int(attrs["grace_period"]),
+        # recorded for sampled searches only (0: as many trials as the grid has sizes)
+        n_trials=int(attrs.get("n_trials", 0)),
+    )
+
+
 def join_study(
     storage: str,
     study_name: str,
@@ -90,7 +107,7 @@ def join_study(
             why = f"study {study_name!r} has no parent run yet"
         else:
             study = optuna.load_study(study_name=study_name, storage=reader)
-            if search_is_finished(study, list(attrs["latent_sizes"])):
+            if search_is_finished(study, spec_from_attrs(attrs, storage, study_name, n_workers)):
                 return None
             status = parent_status(attrs["parent_run_id"])
             if status is None:
@@ -113,15 +130,7 @@ def join_study(
         time.sleep(poll_s)
     reader.engine.dispose()  # the worker's own storage (with its heartbeat) replaces it
     cfg = config_from_study(attrs, overrides, study_name)
-    spec = SearchSpec(
-        search=str(attrs["search"]),
-        latent_sizes=[int(s) for s in attrs["latent_sizes"]],
-        storage=storage,
-        study_name=study_name,
-        n_workers=n_workers,
-        heartbeat_interval=int(attrs["heartbeat_interval"]),
-        grace_period=int(attrs["grace_period"]),
-    ).validate()
+    spec = spec_from_attrs(attrs, storage, study_name, n_workers).validate()
     return JoinedSearch(
         load_study(spec, cfg),
         cfg,

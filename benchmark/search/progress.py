@@ -1,5 +1,6 @@
 """Progress a person can watch: a bar for the search as a whole (sizes done out of the
-grid) and one per trial (its epochs, labelled with its search, seed and size)."""
+grid, or trials done out of the trial budget of a sampled search such as tpe) and one
+per trial (its epochs, labelled with its search, seed and size)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import optuna
 from tqdm.auto import tqdm
 
 from benchmark.periodic import Periodic
-from benchmark.search.trials import missing_sizes
+from benchmark.search.spec import SearchSpec
+from benchmark.search.trials import missing_sizes, trials_done
 
 # Seconds between two reads of the study by the search's bar: trials take many seconds,
 # and every read is a (short) transaction on the storage the workers write to.
@@ -34,9 +36,11 @@ def trial_bar(search: str, seed: int, latent_dim: int, epochs: int) -> tqdm:
 
 
 class SearchProgress(Periodic):
-    """A bar of the sizes done (finished or pruned) out of ``sizes``, refreshed from the
-    study every ``interval_s`` seconds in a background thread while the ``with`` block
-    runs, whichever process or machine trains them."""
+    """A bar of the sizes done (finished or pruned) out of ``sizes`` or, with ``budget``
+    (a sampled search, whose sizes are proposed as it goes), of the trials done (finished
+    or pruned) out of ``budget``; refreshed from the study every ``interval_s`` seconds in
+    a background thread while the ``with`` block runs, whichever process or machine
+    trains them."""
 
     def __init__(
         self,
@@ -44,15 +48,24 @@ class SearchProgress(Periodic):
         sizes: list[int],
         label: str,
         interval_s: float = POLL_S,
+        budget: int | None = None,
     ) -> None:
         self._study = study
         self._sizes = list(sizes)
+        self._budget = budget
         super().__init__(interval_s, "search-progress")
-        self.bar = tqdm(total=len(self._sizes), desc=label, unit="size", position=0)
+        total, unit = (len(self._sizes), "size") if budget is None else (budget, "trial")
+        self.bar = tqdm(total=total, desc=label, unit=unit, position=0)
+
+    def done(self) -> int:
+        """Sizes done out of the grid, or trials done out of the budget."""
+        if self._budget is not None:
+            return trials_done(self._study)
+        return len(self._sizes) - len(missing_sizes(self._study, self._sizes))
 
     def refresh(self) -> int:
-        """Read the study once and show the sizes done; returns their number."""
-        done = len(self._sizes) - len(missing_sizes(self._study, self._sizes))
+        """Read the study once and show what is done; returns its number."""
+        done = self.done()
         if done != self.bar.n:
             self.bar.n = done
             self.bar.refresh()
@@ -65,3 +78,15 @@ class SearchProgress(Periodic):
         if not raised:
             self.refresh()
         self.bar.close()
+
+
+def search_progress(
+    study: optuna.Study, spec: SearchSpec, seed: int, interval_s: float = POLL_S
+) -> SearchProgress:
+    """The bar of a search: sizes done out of the grid, or for a sampled search (tpe)
+    trials done out of its trial budget."""
+    if spec.sampled:
+        label = f"{spec.search} seed={seed}: trials done"
+        return SearchProgress(study, spec.latent_sizes, label, interval_s, budget=spec.trial_budget)
+    label = f"{spec.search} seed={seed}: sizes done"
+    return SearchProgress(study, spec.latent_sizes, label, interval_s)

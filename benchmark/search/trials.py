@@ -106,9 +106,10 @@ def running_trials(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in running if not is_surplus(t)]
 
 
-def search_is_finished(study: optuna.Study, sizes: list[int]) -> bool:
-    """No size left to take, no retry queued, and no trial running anywhere."""
-    return not has_work(study, sizes) and not running_trials(study)
+def search_is_finished(study: optuna.Study, spec: SearchSpec) -> bool:
+    """No size left to take (for a sampled search: no budget left), no retry queued, and
+    no trial running anywhere."""
+    return not search_has_work(study, spec) and not running_trials(study)
 
 
 def rival_holds_size(study: optuna.Study, me: optuna.Trial, size: int) -> bool:
