@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from benchmark.methods import active_units, ordered, tpe
 from benchmark.report.collect import RunView, SearchView, Section, SeedResult, _rival_views
+from benchmark.report.compute_page import compute_bars
 from benchmark.report.pareto_page import grid_curve, methods_page
 from benchmark.report.summary import METHOD_LABELS, method_rows, verdict
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
@@ -156,3 +157,15 @@ def test_a_search_run_again_after_a_stop_keeps_the_trials_of_its_stopped_invocat
     view = _search_view("halving", [stopped, done], fixed)
     assert view is not None and view.parents == [done]
     assert sorted(int(t.params["fixed_latent_dim"]) for t in view.trials) == [4, 64]
+
+
+def test_the_compute_page_has_bars_for_every_study_that_ran():
+    section = _section(False)
+    (seed,) = section.seeds
+    tpe_view = _grid()
+    tpe_view.search = tpe.METHOD.name
+    seed.searches[tpe.METHOD.name] = tpe_view
+    labels = [b.label for b in compute_bars(section, method_rows(section))]
+    assert f"{tpe.METHOD.label}, its trials as one machine runs them" in labels
+    assert f"{tpe.METHOD.label}, as its 1 worker(s) ran it" in labels
+    assert "grid search, its trials as one machine runs them" in labels

@@ -4,9 +4,10 @@ latent sizes in [2, initial size] under a trial budget, ranked by the grid's rul
 The study lives in benchmark/search/ (``make_sampler``): its budget is the ``tpe_trials``
 parameter of ``benchmark`` (default: as many trials as the grid has sizes), the first
 third of it random start-up trials. TPE may propose a size twice; each proposal is a
-trial, trained and counted. Its trials run in one local worker as a plain
-``study.optimize`` (no other machine can join: the exactly-once protocol hands out the
-sizes of a grid, and TPE's are not known in advance).
+trial, trained and counted. Its trials run in one local worker (the exactly-once
+protocol hands out the sizes of a grid, and TPE's are not known in advance); a worker
+joining from another machine reads the budget from the study (``n_trials``) and stops
+when it is spent.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from benchmark.methods import METHODS
-from benchmark.report.collect import NAMED_SEARCHES, Section, mean_sd
+from benchmark.report.collect import NAMED_SEARCHES, SearchView, Section, SeedResult, mean_sd
 from benchmark.report.compute import MEASURE_WORDS, MEASURES
 from benchmark.report.layout import WARNING_COLOUR, caption, page
 from benchmark.report.summary import MethodRow, noise_warnings
@@ -42,8 +42,18 @@ def bar_limits(bars: list[Bar]) -> tuple[float, list[float]]:
     return xmax, [b.end + pad for b in bars]
 
 
+# every study method, in the registry's order (a bar pair each when it ran)
+STUDIES = tuple(m.name for m in METHODS.values() if m.is_study)
+
+
+def _view(seed: SeedResult, kind: str) -> SearchView | None:
+    """The seed's study of method ``kind`` (grid and halving also as attributes)."""
+    named = getattr(seed, kind) if kind in NAMED_SEARCHES else None
+    return seed.searches.get(kind) or named
+
+
 def _workers(section: Section, kind: str) -> str:
-    counts = {getattr(s, kind).n_workers for s in section.seeds if getattr(s, kind)}
+    counts = {v.n_workers for s in section.seeds if (v := _view(s, kind))}
     return "/".join(map(str, sorted(counts)))
 
 
@@ -56,7 +66,7 @@ def compute_bars(section: Section, rows: list[MethodRow]) -> list[Bar]:
     bars: list[Bar] = []
     if "adaptive" in by:
         bars.append(Bar("ALD-VAE, one run", *by["adaptive"].compute_s))
-    for kind in NAMED_SEARCHES:
+    for kind in STUDIES:
         if kind not in by:
             continue
         name = METHODS[kind].label
@@ -65,7 +75,7 @@ def compute_bars(section: Section, rows: list[MethodRow]) -> list[Bar]:
             label = f"{name}, as its {_workers(section, kind)} worker(s) ran it"
             bars.append(Bar(label, *by[kind].time_to_answer_s))
             continue
-        views = [getattr(s, kind) for s in section.seeds if getattr(s, kind)]
+        views = [v for s in section.seeds if (v := _view(s, kind))]
         metric = MEASURES[measure]
         if all(metric in p.metrics for v in views for p in v.parents):
             whole = [sum(p.metrics[metric] for p in v.parents) for v in views]
