@@ -6,11 +6,14 @@ page; a section of only the first report's methods reads as before."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from matplotlib.figure import Figure
 
-from benchmark.methods import active_units, ordered, tpe
+from benchmark.methods import active_units, halving, hyperband, ordered, tpe
 from benchmark.report.collect import RunView, SearchView, Section, SeedResult, _rival_views
 from benchmark.report.compute_page import compute_bars
+from benchmark.report.headline import headline_pages
 from benchmark.report.pareto_page import grid_curve, methods_page
 from benchmark.report.summary import METHOD_LABELS, method_rows, verdict
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
@@ -169,3 +172,23 @@ def test_the_compute_page_has_bars_for_every_study_that_ran():
     assert f"{tpe.METHOD.label}, its trials as one machine runs them" in labels
     assert f"{tpe.METHOD.label}, as its 1 worker(s) ran it" in labels
     assert "grid search, its trials as one machine runs them" in labels
+
+
+def test_the_first_page_never_runs_off_its_foot_with_many_methods():
+    section = _section(True)
+    (seed,) = section.seeds
+    for name in (halving.METHOD.name, tpe.METHOD.name, hyperband.METHOD.name):
+        view = _grid()
+        view.search = name
+        seed.searches[name] = view
+    section.seeds.append(dataclasses.replace(seed, seed=2))  # two seeds: two-line rows
+    rows = method_rows(section)
+    assert len(rows) == 7
+    pages = headline_pages(section, rows, "exp")
+    assert len(pages) == 2  # the sentences moved to a page of their own
+    for fig in pages:
+        fig.canvas.draw()
+        lowest = min(t.get_window_extent().y0 for t in fig.texts)
+        assert lowest >= 0, "text below the foot of the page"
+    # a short section keeps everything on one page
+    assert len(headline_pages(_section(False), method_rows(_section(False)), "exp")) == 1

@@ -15,6 +15,9 @@ from benchmark.report.numbers import NOT_APPLICABLE, fmt
 from benchmark.report.summary import MethodRow, noise_warnings, verdict
 
 # the compute column names its measure in a word that fits the column
+# page fractions per line of the verdict's sentences (10 pt) and of the caption (9 pt)
+LINE_STEP = 0.032
+CAPTION_STEP = 0.02
 MEASURE_SHORT = {"wall_clock": "wall-clock", "cpu_time": "CPU", "gpu_time": "GPU"}
 
 
@@ -64,8 +67,9 @@ def floors_text(section: Section) -> str:
     )
 
 
-def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
-    """Table, verdict and warnings of one section."""
+def headline_pages(section: Section, rows: list[MethodRow], experiment: str) -> list[Figure]:
+    """Table, verdict and warnings of one section: one page, or two when the sentences
+    would not fit under a table of many methods."""
     measure = rows[0].measure if rows else "wall_clock"
     seeds = ", ".join(str(s.seed) for s in section.seeds)
     fig = page(f"{section.dataset} (preset {section.preset}): did one adaptive run find the size?")
@@ -93,17 +97,38 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
         )
     else:
         ax.text(0.5, 0.5, "no finished runs to compare", ha="center")
+    lines = [
+        (wrapped, colour)
+        for line, colour in [(v, "black") for v in verdict(section, rows)]
+        + [(w, WARNING_COLOUR) for w in noise_warnings(rows)]
+        for wrapped in textwrap.wrap(line, 150)
+    ]
+    text = _caption_text(measure)
     y = top - height - 0.05
-    for line, colour in [(v, "black") for v in verdict(section, rows)] + [
-        (w, WARNING_COLOUR) for w in noise_warnings(rows)
-    ]:
-        for wrapped in textwrap.wrap(line, 150):
-            fig.text(0.03, y, wrapped, fontsize=10, color=colour)
-            y -= 0.032
-    caption(
-        fig,
-        below=y - 0.01,
-        text="Time to answer: elapsed wall-clock until the method names a latent size (a search: "
+    needed = len(lines) * LINE_STEP + len(textwrap.wrap(text, 170)) * CAPTION_STEP + 0.02
+    pages = [fig]
+    if y - needed < 0:
+        # many methods: the sentences and the caption go on a page of their own rather
+        # than off the foot of this one
+        fig.text(0.03, y, "The verdict in sentences: next page.", fontsize=10, style="italic")
+        fig = page(f"{section.dataset} (preset {section.preset}): the verdict in sentences")
+        pages.append(fig)
+        y = 0.90
+    for wrapped, colour in lines:
+        fig.text(0.03, y, wrapped, fontsize=10, color=colour)
+        y -= LINE_STEP
+    caption(fig, below=y - 0.01, text=text)
+    return pages
+
+
+def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
+    """The first page of :func:`headline_pages` (the table, and the sentences when they fit)."""
+    return headline_pages(section, rows, experiment)[0]
+
+
+def _caption_text(measure: str) -> str:
+    return (
+        "Time to answer: elapsed wall-clock until the method names a latent size (a search: "
         "all its invocations, stopped ones included, workers in parallel; retrain: adaptive "
         "run plus retraining). "
         f"Total compute: the {MEASURE_WORDS[measure]} of its training runs summed, as one "
@@ -114,6 +139,5 @@ def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> F
         "range of the per-seed ratios in brackets. n/a: a metric these runs did not log "
         "(silhouette and cluster accuracy need labels). Test metrics are those of each "
         "method's final model from the same test-split evaluation; FIDs are comparable only "
-        "within this section.",
+        "within this section."
     )
-    return fig

@@ -24,7 +24,7 @@ from benchmark.report.collect import NAMED_SEARCHES, Section, download_image  # 
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.compute_page import compute_page  # noqa: E402
 from benchmark.report.grid_page import grid_page  # noqa: E402
-from benchmark.report.headline import floors_text, headline_page  # noqa: E402
+from benchmark.report.headline import floors_text, headline_pages  # noqa: E402
 from benchmark.report.layout import caption, page  # noqa: E402
 from benchmark.report.pareto_page import methods_page
 from benchmark.report.rules_page import rules_page  # noqa: E402
@@ -178,7 +178,7 @@ def write_pdf(
             rows = method_rows(section, measure)
             summary[f"{section.dataset}/{section.preset}"] = rows
             pages = [
-                headline_page(section, rows, experiment),
+                *headline_pages(section, rows, experiment),
                 adaptive_page(section, client),
                 grid_page(section),
                 rules_page(section, rows),
