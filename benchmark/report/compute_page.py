@@ -96,8 +96,10 @@ def _overhead_note(bars: list[Bar]) -> str:
     ]
     if not longer:
         return ""
+    names = longer[0] if len(longer) == 1 else f"{', '.join(longer[:-1])} and {longer[-1]}"
+    verb = "takes more than its" if len(longer) == 1 else "each take more than their"
     return (
-        f"Why the {' and '.join(longer)} as run takes more than its trials: the run's own "
+        f"Why the {names} as run {verb} trials: the run's own "
         "clock also counts what lies outside the trials (starting the processes and "
         "importing, reading the data and preparing the FID extractor, creating the study "
         "and its storage, handing trials to workers, and selecting and logging at the end)."
