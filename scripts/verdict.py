@@ -38,6 +38,7 @@ from benchmark import tracking  # noqa: E402
 from benchmark.checkpoint import checkpoint_path  # noqa: E402
 from benchmark.config import RunConfig, parse_int_list, resolve_config  # noqa: E402
 from benchmark.interrupts import RunInterrupted, raise_on_signals  # noqa: E402
+from benchmark.methods import grid, halving  # noqa: E402
 from benchmark.report.collect import RETRAIN_ROLE  # noqa: E402
 from benchmark.report.write import generate_report  # noqa: E402
 from benchmark.runner import prepare, run_training  # noqa: E402
@@ -137,7 +138,11 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data_dir", required=True)
     parser.add_argument("--seeds", default="1")
-    parser.add_argument("--searches", default="halving", help="halving, grid or both")
+    parser.add_argument(
+        "--searches",
+        default=halving.METHOD.name,
+        help=f"{halving.METHOD.name}, {grid.METHOD.name} or both (comma list)",
+    )
     parser.add_argument("--storage", default="sqlite:///measurements/optuna-studies.db")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="auto")
