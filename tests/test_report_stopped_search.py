@@ -101,3 +101,12 @@ def test_epochs_trained_count_pruned_and_stopped_trials(stopped_search):
     text = " ".join(verdict(section, list(rows.values())))
     assert "successive halving selected 4" in text
     assert "in training epochs 20 vs 32, 1.60x" in text
+
+
+def test_the_fid_gap_is_judged_against_the_floor():
+    from benchmark.report.summary import _floor_note
+
+    assert _floor_note(12.15, 13.51, 0.28).endswith("FID difference 1.36, beyond the floor)")
+    assert _floor_note(24.69, 24.73, 0.42).endswith("FID difference 0.04, within the floor)")
+    assert _floor_note(24.69, float("nan"), 0.42) == ""
+    assert _floor_note(24.69, 24.73, None) == ""

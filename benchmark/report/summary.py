@@ -197,6 +197,19 @@ def adaptive_rule_rank(section: Section) -> list[tuple[int, int, int]]:
     return out
 
 
+def _floor_note(fid_a: float, fid_b: float, floor: float | None) -> str:
+    """ " (FID floor ...; FID difference d, within/beyond the floor)", or "" without a
+    floor or a FID (NaN)."""
+    gap = abs(fid_a - fid_b)
+    if floor is None or gap != gap:
+        return ""
+    where = "within" if gap <= floor else "beyond"
+    return (
+        f" (FID floor, real vs real at the same count: {floor:.2f}; FID difference "
+        f"{gap:.2f}, {where} the floor)"
+    )
+
+
 def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
     """Plain sentences answering: same size? how much faster? how close in quality?"""
     by = {r.method: r for r in rows}
@@ -233,20 +246,7 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
                 f"{fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
                 f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}{epochs}."
             )
-        floor = (
-            f" (FID floor, real vs real at the same count: {section.test_fid_floor:.2f}; "
-            f"FID difference {abs(a.test['test_fid'][0] - g.test['test_fid'][0]):.2f}, "
-            + (
-                "within the floor"
-                if abs(a.test["test_fid"][0] - g.test["test_fid"][0]) <= section.test_fid_floor
-                else "beyond the floor"
-            )
-            + ")"
-            if section.test_fid_floor is not None
-            and a.test["test_fid"][0] == a.test["test_fid"][0]
-            and g.test["test_fid"][0] == g.test["test_fid"][0]
-            else ""
-        )
+        floor = _floor_note(a.test["test_fid"][0], g.test["test_fid"][0], section.test_fid_floor)
         lines.append(
             f"Quality (test split): FID {fmt(a.test['test_fid'], 2, n)} (adaptive) vs "
             f"{fmt(g.test['test_fid'], 2, g.n_seeds)} ({name}'s model){floor}; silhouette "
