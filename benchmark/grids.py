@@ -9,7 +9,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
 
 # Each tile is upscaled by a whole factor (nearest neighbour, so pixels stay pixels)
 # until its shorter side is at least this many screen pixels (digits: 8 px -> 32 px).
@@ -23,6 +22,27 @@ def upscale_factor(images: torch.Tensor, min_side: int = MIN_TILE_SIDE) -> int:
     return max(1, -(-min_side // side))
 
 
+def tile(images: torch.Tensor, columns: int, padding: int = 2) -> torch.Tensor:
+    """``images`` (N, C, H, W) laid out ``columns`` per row on a white (1.0) canvas with
+    ``padding`` pixels around every tile, grey repeated to three channels: the layout of
+    torchvision's ``make_grid``. Written here because importing torchvision costs every
+    grid-search worker process about 2 s of start-up (it imports torch._dynamo),
+    measured with ``python -X importtime``, and a worker needs nothing else of it."""
+    n, channels, height, width = images.shape
+    if channels == 1:
+        images = images.expand(n, 3, height, width)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    step_y, step_x = height + padding, width + padding
+    canvas = images.new_ones(
+        3 if channels == 1 else channels, rows * step_y + padding, cols * step_x + padding
+    )
+    for i in range(n):
+        y, x = (i // cols) * step_y + padding, (i % cols) * step_x + padding
+        canvas[:, y : y + height, x : x + width] = images[i]
+    return canvas
+
+
 def grid_image(
     images: torch.Tensor, columns: int, labels: list[str] | None = None, padding: int = 2
 ) -> Image.Image:
@@ -32,7 +52,7 @@ def grid_image(
     tiles = images.detach().float().cpu().clamp(0, 1)
     if factor > 1:
         tiles = F.interpolate(tiles, scale_factor=factor, mode="nearest")
-    grid = make_grid(tiles, nrow=columns, padding=padding, pad_value=1.0)
+    grid = tile(tiles, columns, padding)
     array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     picture = Image.fromarray(array if array.shape[2] == 3 else array[:, :, 0])
     if not labels:

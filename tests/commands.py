@@ -60,9 +60,12 @@ def wait_for_running_trial(
     min_epochs: int = 2,
     attr: str = "worker_pid",
     timeout: float = 600,
+    spawned_only: bool = False,
 ) -> FrozenTrial:
     """The first RUNNING trial of the study that has the user attribute ``attr`` and has
-    reported ``min_epochs`` epochs: a trial a test may kill the worker of."""
+    reported ``min_epochs`` epochs: a trial a test may kill the worker of.
+    ``spawned_only``: one of a spawned worker process, never of the worker that runs in
+    the search's own process (killing that one kills the search)."""
     deadline = time.monotonic() + timeout
     # one storage (one connection pool) for all the polls: a new one per poll would
     # leave PostgreSQL with a connection per poll until garbage collection
@@ -74,6 +77,8 @@ def wait_for_running_trial(
             time.sleep(0.5)
             continue
         for t in study.get_trials(states=(TrialState.RUNNING,)):
+            if spawned_only and t.user_attrs.get("worker_in_parent"):
+                continue
             if t.user_attrs.get(attr) and len(t.intermediate_values) >= min_epochs:
                 return t
         time.sleep(0.2)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from benchmark.grids import LABEL_BAND, MIN_TILE_SIDE, grid_image, upscale_factor
+from benchmark.grids import LABEL_BAND, MIN_TILE_SIDE, grid_image, tile, upscale_factor
 
 
 def test_small_tiles_are_upscaled_to_a_readable_side():
@@ -22,7 +23,7 @@ def test_upscaling_is_nearest_neighbour_and_labels_add_a_band():
     pad = 2
     assert plain.size == (10 * (32 + pad) + pad, 2 * (32 + pad) + pad)
     assert labelled.size == (plain.width, plain.height + LABEL_BAND)
-    tile = np.asarray(plain)[pad : pad + 32, pad : pad + 32, 0]  # make_grid gives RGB
+    tile = np.asarray(plain)[pad : pad + 32, pad : pad + 32, 0]  # grey tiles are drawn in RGB
     # every 4x4 block holds one source pixel's value: no smoothing
     blocks = tile.reshape(8, 4, 8, 4)
     assert (blocks == blocks[:, :1, :, :1]).all()
@@ -32,3 +33,14 @@ def test_upscaling_is_nearest_neighbour_and_labels_add_a_band():
     assert (band < 255).any()  # the labels are drawn
     assert np.array_equal(band[0, 0], [255, 255, 255])  # on white, in every channel
     assert (band.min(axis=2) == band.max(axis=2)).all()  # black on white: no colour
+
+
+@pytest.mark.parametrize(
+    ("shape", "columns"), [((20, 1, 8, 8), 10), ((7, 3, 5, 6), 3), ((2, 1, 4, 4), 5)]
+)
+def test_tiles_are_laid_out_as_torchvision_lays_them_out(shape, columns):
+    from torchvision.utils import make_grid
+
+    images = torch.rand(*shape)
+    expected = make_grid(images, nrow=columns, padding=2, pad_value=1.0)
+    assert torch.equal(tile(images, columns, padding=2), expected)

@@ -84,6 +84,11 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     for t in others:
         assert t.state == TrialState.PRUNED and t.user_attrs.get("surplus") is True, t
         assert "mlflow_run_id" not in t.user_attrs
+    # one of the two workers trained in the search's own process (it starts first, while
+    # the other one's process starts): its trials name it, and share one pid
+    here = [t for t in complete if t.user_attrs.get("worker_in_parent")]
+    assert here, [t.user_attrs for t in complete]
+    assert len({t.user_attrs["worker_pid"] for t in here}) == 1
     by_id = {r.info.run_id: r for r in trials}
     for t in complete:
         run = by_id[t.user_attrs["mlflow_run_id"]]
@@ -135,7 +140,7 @@ def test_worker_killed_mid_trial_is_retried_and_completes_once(env, tmp_path):
         text=True,
     )
     try:
-        victim = wait_for_running_trial(storage, name, timeout=300)
+        victim = wait_for_running_trial(storage, name, timeout=300, spawned_only=True)
         os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
         out, _ = proc.communicate(timeout=600)
     finally:

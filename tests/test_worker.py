@@ -378,6 +378,96 @@ def test_local_rounds_are_bounded_when_workers_keep_dying(tmp_path, make_cfg, mo
     assert rounds == [1] * MAX_ROUNDS
 
 
+class _FakeProcess:
+    """What the coordinator uses of a spawned worker process."""
+
+    def __init__(self, events: list[str], name: str) -> None:
+        self.events, self.name, self.exitcode = events, name, 0
+
+    def join(self, timeout: float | None = None) -> None:
+        self.events.append(f"join {self.name}")
+
+    def is_alive(self) -> bool:
+        return True
+
+    def terminate(self) -> None:
+        self.events.append(f"terminate {self.name}")
+
+    def kill(self) -> None:
+        self.events.append(f"kill {self.name}")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
+    tmp_path, make_cfg, monkeypatch, n
+):
+    """The first local worker trains here, the others are spawned before it begins (so
+    that their start-up overlaps its first trial), and every exit code is returned."""
+    events: list[str] = []
+
+    def start(args, count):
+        events.append(f"start {count}")
+        return [_FakeProcess(events, f"w{i}") for i in range(count)]
+
+    def here(args, prepared):
+        events.append(f"here {prepared}")
+        return [0]
+
+    monkeypatch.setattr(coordinator, "_start_workers", start)
+    monkeypatch.setattr(coordinator, "_run_worker_here", here)
+    args = _args(_spec(tmp_path, n_workers=n), make_cfg)
+    codes = coordinator._run_local_workers(args, n, prepared="data")
+    assert codes == [0] * n
+    joins = [f"join w{i}" for i in range(n - 1)]
+    assert events == [f"start {n - 1}", "here data", *joins]
+
+
+def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
+    tmp_path, make_cfg, monkeypatch
+):
+    import signal
+
+    from benchmark.interrupts import RunInterrupted
+
+    events: list[str] = []
+    monkeypatch.setattr(
+        coordinator, "_start_workers", lambda args, count: [_FakeProcess(events, "w0")]
+    )
+
+    def stopped_here(args, prepared):
+        raise RunInterrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(coordinator, "_run_worker_here", stopped_here)
+    args = _args(_spec(tmp_path, n_workers=2), make_cfg)
+    with pytest.raises(RunInterrupted):
+        coordinator._run_local_workers(args, 2, prepared="data")
+    # the spawned worker was told to stop (it ends its trial's run KILLED), and killed
+    # when it was still alive after the grace period
+    assert events == ["terminate w0", "join w0", "kill w0"]
+
+
+def test_a_finished_worker_exits_with_its_exit_handlers_run_and_its_output_flushed(tmp_path):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, threading, time\n"
+        "from benchmark.search.worker import _exit_without_teardown\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'a').write('atexit '))\n"
+        # a non-daemon thread still writing: the exit waits for it
+        f"threading.Thread(target=lambda: (time.sleep(0.5), open({str(marker)!r}, 'a')"
+        ".write('thread '))).start()\n"
+        "print('done', end='')\n"
+        "_exit_without_teardown()\n"
+        "print(' not reached')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "done"  # flushed (a pipe is block-buffered), nothing after
+    assert marker.read_text() == "thread atexit "
+
+
 # --- the worker entry point's bad inputs -------------------------------------------------
 
 

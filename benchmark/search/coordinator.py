@@ -32,38 +32,76 @@ if TYPE_CHECKING:
 WORKER_STOP_S = 15
 
 
-def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
+def _start_workers(args: WorkerArgs, n: int) -> list[multiprocessing.Process]:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
     for p in procs:
         p.start()
+    return procs
+
+
+def _stop_workers(procs: list[multiprocessing.Process]) -> None:
+    """This process was stopped (a Ctrl-C reaches the workers too, a `kill` of this pid
+    does not): every worker ends its trial's run KILLED before this one unwinds."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(WORKER_STOP_S)
+        if p.is_alive():
+            p.kill()
+
+
+def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
+    """``n`` worker processes, until they end; their exit codes."""
+    procs = _start_workers(args, n)
     try:
         for p in procs:
             p.join()
     except RunInterrupted:
-        # this process was stopped (a Ctrl-C reaches the workers too, a `kill` of this
-        # pid does not): every worker ends its trial's run KILLED, then this one unwinds
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(WORKER_STOP_S)
-            if p.is_alive():
-                p.kill()
+        _stop_workers(procs)
         raise
     return [p.exitcode for p in procs]
 
 
 def _run_worker_here(args: WorkerArgs, prepared: Prepared) -> list[int]:
-    """The only local worker, in this (the parent's) process: no process start-up, no
-    second load of the data and the feature extractor (about a quarter of a small
-    search's elapsed time went there). Returns its exit code as a process would."""
+    """One local worker in this (the parent's) process, on its share of the threads: no
+    process start-up, no second load of the data and the feature extractor (about a
+    quarter of a small search's elapsed time went there). Returns its exit code as a
+    process would."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    # never more threads than this process was given (a caller may have limited it)
+    torch.set_num_threads(min(before, args.threads))
     try:
-        work(args, prepared, in_parent=True)
+        with threadpool_limits(min(before, args.threads)):
+            work(args, prepared, in_parent=True)
     except Exception as exc:  # a worker's crash, as a spawned one would exit with it
         print(f"local worker stopped: {type(exc).__name__}: {exc}", flush=True)
         return [1]
+    finally:
+        torch.set_num_threads(before)
     return [0]
+
+
+def _run_local_workers(args: WorkerArgs, n: int, prepared: Prepared | None) -> list[int]:
+    """``n`` local workers until they end; their exit codes. With ``prepared`` (this
+    process's data and extractor) the first of them trains in this process while the
+    others start: one process start-up and one data load fewer, and the others' start
+    overlaps this one's first trial."""
+    if prepared is None:
+        return _spawn_workers(args, n)
+    procs = _start_workers(args, n - 1)
+    try:
+        codes = _run_worker_here(args, prepared)
+        for p in procs:
+            p.join()
+    except RunInterrupted:
+        _stop_workers(procs)
+        raise
+    return codes + [p.exitcode for p in procs]
 
 
 def threads_per_worker(n_workers: int) -> int:
@@ -94,7 +132,7 @@ def run_workers_until_done(
     With ``coordinate_only`` no worker starts here: it waits for workers started
     elsewhere until every size is done. Local workers start at most ``MAX_ROUNDS`` times;
     after that a size nobody trains is left undone. With ``prepared`` (this process's
-    data and extractor) a single local worker runs in this process instead of a new
+    data and extractor) one of the local workers runs in this process instead of a new
     one. A bar shows the sizes done out of the grid (a sampled search's trials done out
     of its budget) while it runs. Returns every local exit code."""
     with search_progress(study, args.spec, args.cfg.seed):
@@ -120,10 +158,7 @@ def _run_until_done(
             print(f"worker run {run_id} stopped beating: ended FAILED", flush=True)
         work = search_has_work(study, spec)
         if work and spec.local_workers and rounds < MAX_ROUNDS:
-            if spec.local_workers == 1 and prepared is not None:
-                codes += _run_worker_here(args, prepared)
-            else:
-                codes += _spawn_workers(args, spec.local_workers)
+            codes += _run_local_workers(args, spec.local_workers, prepared)
             rounds += 1
             continue
         running = running_trials(study)

@@ -85,6 +85,25 @@ def run_worker(args: WorkerArgs) -> None:
         work(args, prepare(args.cfg))
     except RunInterrupted as exc:  # its trial's run is ended KILLED; no traceback
         sys.exit(exc.exit_code)
+    _exit_without_teardown()
+
+
+def _exit_without_teardown() -> None:
+    """End a worker process whose work is done and written (its runs ended, its trials
+    told) without the interpreter's teardown of its modules: with torch, MLflow and
+    scikit-learn loaded that takes about 3 s (measured here: 3.3 s from the last line
+    to the process's end, 0.1 s with ``os._exit``), and the search waits for its last
+    worker. Exit handlers still run, threads are joined and output is flushed."""
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # multiprocessing's own exit function is one of them
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
@@ -105,6 +124,8 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         trial.set_user_attr(TAKEN_UP_ATTR, trial.number)
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
+        if in_parent:  # stopping this worker stops the search's own process
+            trial.set_user_attr("worker_in_parent", True)
         check_interrupted()
         if spec.sampled:  # a proposal is the trial's own: no rival can hold it
             size = trial.suggest_int(PARAM, MIN_LATENT_DIM, cfg.initial_latent_dim)
