@@ -3,10 +3,11 @@ speed-up of N local workers, measured in one process and printed as ratios.
 
     python scripts/bench_grid_workers.py --epochs 30 --also-one-worker
         [--dataset mnist5k] [--preset quick] [--latent-sizes 4,8,16,32] [--workers 2]
-        [--device auto] [--data-dir DIR]
+        [--device auto] [--data-dir DIR] [--repeats 1]
 
-On a GPU (``--device cuda``) the N workers are N processes training N trials at once on
-the same device (docs/gpu.md: 1, 3 and 9 concurrent trials of the full-MNIST grid).
+The N workers train N trials at once: one in the search's own process, N - 1 in worker
+processes that start while it trains. On a GPU (``--device cuda``) they share the same
+device (docs/gpu.md: 1, 3 and 9 concurrent trials of the full-MNIST grid).
 
 Each search uses a fresh temporary Optuna storage and MLflow store. Printed:
 - the N-worker search: its trials' summed wall-clock and its elapsed time;
@@ -19,6 +20,10 @@ Each search uses a fresh temporary Optuna storage and MLflow store. Printed:
   speed-up a search with no overhead at all would get (goal: X >= 0.9 Y).
 The sum of trial times over elapsed is not a speed-up (it grows when trials slow each
 other down) and is not printed as one.
+
+``--repeats R`` (with ``--also-one-worker``) runs the pair R times, alternating, and the
+last two lines give the median of each figure with its range over the repeats: on a
+shared 2-core machine one pair's ratio moves by several per cent from run to run.
 """
 
 from __future__ import annotations
@@ -74,26 +79,50 @@ def main() -> None:
     parser.add_argument("--also-one-worker", action="store_true")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (workers share it)")
     parser.add_argument("--data-dir", default="", help="data_dir of a file-backed dataset")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs of searches to run")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats={args.repeats} is too small; it must be >= 1")
     n = args.workers
     print(
         f"cores={os.cpu_count()} dataset={args.dataset} preset={args.preset} "
         f"sizes={args.latent_sizes} epochs={args.epochs or 'preset'}"
     )
-    total, elapsed, mean_n, trials = one_search(args, n)
+    overheads, speedups, ceilings = [], [], []
+    for _ in range(args.repeats if args.also_one_worker else 1):
+        total, elapsed, mean_n, trials = one_search(args, n)
+        print(
+            f"{n} workers: {trials} trials of {mean_n:.1f} s on average, "
+            f"sum {total:.1f} s, elapsed {elapsed:.1f} s"
+        )
+        if not args.also_one_worker:
+            return
+        total1, elapsed1, mean_1, trials1 = one_search(args, 1)
+        print(
+            f"1 worker: {trials1} trials of {mean_1:.1f} s on average, "
+            f"sum {total1:.1f} s, elapsed {elapsed1:.1f} s"
+        )
+        overheads.append(elapsed1 / total1)
+        speedups.append(elapsed1 / elapsed)
+        ceilings.append(n * mean_1 / mean_n)
+        if args.repeats > 1:
+            print(
+                f"  this pair: overhead {overheads[-1]:.2f}, speed-up {speedups[-1]:.2f} "
+                f"of ceiling {ceilings[-1]:.2f} ({speedups[-1] / ceilings[-1]:.2f} of it)"
+            )
+    print(f"overhead 1 worker: {_figure(overheads)}")
+    shares = [s / c for s, c in zip(speedups, ceilings, strict=True)]
     print(
-        f"{n} workers: {trials} trials of {mean_n:.1f} s on average, "
-        f"sum {total:.1f} s, elapsed {elapsed:.1f} s"
+        f"speed-up {n} workers: {_figure(speedups)} of ceiling {_figure(ceilings)}"
+        + (f" (share of the ceiling {_figure(shares)})" if len(shares) > 1 else "")
     )
-    if not args.also_one_worker:
-        return
-    total1, elapsed1, mean_1, trials1 = one_search(args, 1)
-    print(
-        f"1 worker: {trials1} trials of {mean_1:.1f} s on average, "
-        f"sum {total1:.1f} s, elapsed {elapsed1:.1f} s"
-    )
-    print(f"overhead 1 worker: {elapsed1 / total1:.2f}")
-    print(f"speed-up {n} workers: {elapsed1 / elapsed:.2f} of ceiling {n * mean_1 / mean_n:.2f}")
+
+
+def _figure(values: list[float]) -> str:
+    """One value as ``X.XX``; several as their median with the range."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})"
 
 
 if __name__ == "__main__":

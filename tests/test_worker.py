@@ -446,6 +446,30 @@ def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
     assert events == ["terminate w0", "join w0", "kill w0"]
 
 
+def _write_sigint_handler(path: str) -> None:
+    """A stand-in for a worker's main: how it started out handling SIGINT."""
+    import signal
+
+    with open(path, "w") as f:
+        f.write(str(signal.getsignal(signal.SIGINT)))
+
+
+def test_workers_start_ignoring_ctrl_c_and_this_process_handles_it_again(tmp_path, monkeypatch):
+    """A Ctrl-C to the process group must not reach a worker still importing its
+    modules (it would die with a traceback): it starts with SIGINT ignored (until its
+    main installs its own handlers); this process's handler is as it was."""
+    import signal
+
+    monkeypatch.setattr(coordinator, "run_worker", _write_sigint_handler)
+    path = tmp_path / "sigint"
+    before = signal.getsignal(signal.SIGINT)
+    (proc,) = coordinator._start_workers(str(path), 1)
+    proc.join(120)
+    assert proc.exitcode == 0
+    assert path.read_text() == str(signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_finished_worker_exits_with_its_exit_handlers_run_and_its_output_flushed(tmp_path):
     import subprocess
     import sys

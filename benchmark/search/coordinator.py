@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -33,10 +35,25 @@ WORKER_STOP_S = 15
 
 
 def _start_workers(args: WorkerArgs, n: int) -> list[multiprocessing.Process]:
+    """``n`` worker processes that ignore Ctrl-C until they can end on it cleanly.
+
+    A Ctrl-C reaches the whole process group, workers still importing their modules
+    included, and one would die there with a traceback. An ignored signal stays ignored
+    through exec (a blocked one does not: the mask is reset), so SIGINT is ignored here
+    while the processes start, and a worker installs its own handlers first thing
+    (``raise_on_signals``). Meanwhile this process, which got the same Ctrl-C, stops
+    them with SIGTERM. A Ctrl-C in the few milliseconds of the starts is lost; the
+    next one stops the search."""
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
-    for p in procs:
-        p.start()
+    main = threading.current_thread() is threading.main_thread()  # signals: main only
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, before)
     return procs
 
 

@@ -77,11 +77,13 @@ def run_worker(args: WorkerArgs) -> None:
 
     # `mlflow run` exported the parent's run id; a trial must never attach to it.
     os.environ.pop("MLFLOW_RUN_ID", None)
-    raise_on_signals()
     tracking.use_tracking_uri(args.tracking_uri)
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     try:
+        # the process started ignoring SIGINT (coordinator._start_workers); from here
+        # on SIGINT and SIGTERM end it cleanly
+        raise_on_signals()
         work(args, prepare(args.cfg))
     except RunInterrupted as exc:  # its trial's run is ended KILLED; no traceback
         sys.exit(exc.exit_code)
