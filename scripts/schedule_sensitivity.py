@@ -79,7 +79,7 @@ def main() -> None:
                 prepared.extractor,
                 prepared.device,
                 adaptive=True,
-                progress=False,
+                progress=True,  # a bar per run: each takes minutes on a CPU
             )
             print(row(name, seed, cfg.epochs, result), flush=True)
 
