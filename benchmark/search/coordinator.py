@@ -44,6 +44,8 @@ def _start_workers(args: WorkerArgs, n: int) -> list[multiprocessing.Process]:
     (``raise_on_signals``). Meanwhile this process, which got the same Ctrl-C, stops
     them with SIGTERM. A Ctrl-C in the few milliseconds of the starts is lost; the
     next one stops the search."""
+    if n == 0:
+        return []
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
     main = threading.current_thread() is threading.main_thread()  # signals: main only
