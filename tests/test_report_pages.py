@@ -16,7 +16,7 @@ from benchmark.report.collect import ReportError, RunView, SearchView, Section, 
 from benchmark.report.compute import check_measure
 from benchmark.report.compute_page import Bar, bar_limits, compute_bars, compute_page
 from benchmark.report.grid_page import grid_page, ticks, x_range
-from benchmark.report.headline import headline_page
+from benchmark.report.headline import headline_pages
 from benchmark.report.numbers import compute_ratio, fmt, noisy, number
 from benchmark.report.pdf import whiten_label_band
 from benchmark.report.rules import rule_outcomes
@@ -146,14 +146,14 @@ def test_rows_use_the_tables_means_and_warn_on_noisy_timings():
     noisy_section = _section([_seed(1, 5.0, 30.0), _seed(2, 40.0, 40.0)])
     warnings = noise_warnings(method_rows(noisy_section))
     assert any("ALD-VAE" in w and "noise-dominated" in w for w in warnings)
-    fig = headline_page(noisy_section, method_rows(noisy_section), "exp")
+    (fig,) = headline_pages(noisy_section, method_rows(noisy_section), "exp")
     assert "Timings noise-dominated" in _texts(fig)
 
 
 def test_headline_prints_integer_sizes_and_the_verdict_right_below_the_table():
     section = _section([_seed(1, 10.0, 30.0)])
     rows = method_rows(section)
-    fig = headline_page(section, rows, "exp")
+    (fig,) = headline_pages(section, rows, "exp")
     text = _texts(fig)
     assert "ended at 12;" in text and "selected 16 " in text
     assert "12.0" not in text and "16.0" not in text
@@ -194,7 +194,8 @@ def test_runs_without_labels_print_na_and_rules_skip_silhouette():
     by = {r.method: r for r in rows}
     assert math.isnan(by["adaptive"].test["test_silhouette"][0])
     assert "silhouette n/a vs n/a" in " ".join(verdict(section, rows))
-    text = _texts(headline_page(section, rows, "exp"))
+    (fig,) = headline_pages(section, rows, "exp")
+    text = _texts(fig)
     assert "n/a" in text
     outcomes = {o.rule: o for o in rule_outcomes(section)}
     assert "silhouette only" not in outcomes

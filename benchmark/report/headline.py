@@ -10,14 +10,14 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import Section
 from benchmark.report.compute import MEASURE_WORDS
-from benchmark.report.layout import WARNING_COLOUR, caption, page, styled_table
+from benchmark.report.layout import CAPTION_WIDTH, WARNING_COLOUR, caption, page, styled_table
 from benchmark.report.numbers import NOT_APPLICABLE, fmt
 from benchmark.report.summary import MethodRow, noise_warnings, verdict
 
-# the compute column names its measure in a word that fits the column
 # page fractions per line of the verdict's sentences (10 pt) and of the caption (9 pt)
 LINE_STEP = 0.032
 CAPTION_STEP = 0.02
+# the compute column names its measure in a word that fits the column
 MEASURE_SHORT = {"wall_clock": "wall-clock", "cpu_time": "CPU", "gpu_time": "GPU"}
 
 
@@ -105,7 +105,7 @@ def headline_pages(section: Section, rows: list[MethodRow], experiment: str) -> 
     ]
     text = _caption_text(measure)
     y = top - height - 0.05
-    needed = len(lines) * LINE_STEP + len(textwrap.wrap(text, 170)) * CAPTION_STEP + 0.02
+    needed = len(lines) * LINE_STEP + len(textwrap.wrap(text, CAPTION_WIDTH)) * CAPTION_STEP + 0.02
     pages = [fig]
     if y - needed < 0:
         # many methods: the sentences and the caption go on a page of their own rather
@@ -119,11 +119,6 @@ def headline_pages(section: Section, rows: list[MethodRow], experiment: str) -> 
         y -= LINE_STEP
     caption(fig, below=y - 0.01, text=text)
     return pages
-
-
-def headline_page(section: Section, rows: list[MethodRow], experiment: str) -> Figure:
-    """The first page of :func:`headline_pages` (the table, and the sentences when they fit)."""
-    return headline_pages(section, rows, experiment)[0]
 
 
 def _caption_text(measure: str) -> str:

@@ -24,10 +24,14 @@ def page(title: str) -> Figure:
     return fig
 
 
+# characters per line of a caption (9 pt across a page)
+CAPTION_WIDTH = 170
+
+
 def caption(fig: Figure, text: str, y: float = 0.02, below: float | None = None) -> None:
     """Small grey explanatory text at the foot of a page, or hanging from ``below`` (a
     page fraction) right under the page's content, so no blank band separates them."""
-    wrapped = "\n".join(textwrap.wrap(text, 170))
+    wrapped = "\n".join(textwrap.wrap(text, CAPTION_WIDTH))
     if below is not None:
         fig.text(0.03, below, wrapped, fontsize=9, color="0.25", va="top")
     else:
