@@ -34,9 +34,7 @@ def tile(images: torch.Tensor, columns: int, padding: int = 2) -> torch.Tensor:
     cols = min(columns, n)
     rows = -(-n // cols)
     step_y, step_x = height + padding, width + padding
-    canvas = images.new_ones(
-        3 if channels == 1 else channels, rows * step_y + padding, cols * step_x + padding
-    )
+    canvas = images.new_ones(images.shape[1], rows * step_y + padding, cols * step_x + padding)
     for i in range(n):
         y, x = (i // cols) * step_y + padding, (i % cols) * step_x + padding
         canvas[:, y : y + height, x : x + width] = images[i]

@@ -431,7 +431,7 @@ def _no_workers(*_args, **_kwargs):
 
 @pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
 def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys, storage):
-    monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_start_workers", _no_workers)
     monkeypatch.setattr(coordinator, "_run_worker_here", _no_workers)
     code = run_entry_point(gridsearch.main, [*TINY_SEARCH, "--storage", storage])
     line = _error_line(capsys)
@@ -442,7 +442,7 @@ def test_in_memory_storage_is_refused_before_any_work(store, monkeypatch, capsys
 
 def test_missing_inception_weights_fail_before_study_and_run(store, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(coordinator, "_spawn_workers", _no_workers)
+    monkeypatch.setattr(coordinator, "_start_workers", _no_workers)
     monkeypatch.setattr(coordinator, "_run_worker_here", _no_workers)
     db = tmp_path / "o.db"
     code = run_entry_point(

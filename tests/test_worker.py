@@ -300,7 +300,7 @@ def test_coordinator_only_waits_for_remote_workers_and_starts_none(tmp_path, mak
     def no_spawn(*_args):
         raise AssertionError("a coordinator started a local worker")
 
-    monkeypatch.setattr(coordinator, "_spawn_workers", no_spawn)
+    monkeypatch.setattr(coordinator, "_run_local_workers", no_spawn)
     spec = _spec(tmp_path, coordinate_only=True)
     study = optuna.create_study()
     done = threading.Event()
@@ -337,12 +337,12 @@ def test_parent_with_local_workers_waits_for_a_trial_running_elsewhere(
     remote_size = remote.params[PARAM]
     spawned = []
 
-    def local_round(args, n):
+    def local_round(args, n, prepared):
         spawned.append(n)
         _complete(study, 2 if remote_size == 4 else 4)
         return [0] * n
 
-    monkeypatch.setattr(coordinator, "_spawn_workers", local_round)
+    monkeypatch.setattr(coordinator, "_run_local_workers", local_round)
     finished = []
 
     def finish_remote() -> None:
@@ -369,7 +369,9 @@ def test_parent_with_local_workers_waits_for_a_trial_running_elsewhere(
 
 def test_local_rounds_are_bounded_when_workers_keep_dying(tmp_path, make_cfg, monkeypatch):
     rounds = []
-    monkeypatch.setattr(coordinator, "_spawn_workers", lambda args, n: rounds.append(n) or [1])
+    monkeypatch.setattr(
+        coordinator, "_run_local_workers", lambda args, n, prepared: rounds.append(n) or [1]
+    )
     study = optuna.create_study()
     codes = _returns_within(
         60, lambda: run_workers_until_done(study, _args(_spec(tmp_path), make_cfg), poll_s=0.01)
@@ -420,6 +422,10 @@ def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
     assert codes == [0] * n
     joins = [f"join w{i}" for i in range(n - 1)]
     assert events == [f"start {n - 1}", "here data", *joins]
+    # without this process's data (a `worker` entry point) all n are processes
+    events.clear()
+    assert coordinator._run_local_workers(args, n, prepared=None) == [0] * n
+    assert events == [f"start {n}", *[f"join w{i}" for i in range(n)]]
 
 
 def test_a_stop_during_this_process_trial_stops_the_spawned_workers(

@@ -71,18 +71,6 @@ def _stop_workers(procs: list[multiprocessing.Process]) -> None:
             p.kill()
 
 
-def _spawn_workers(args: WorkerArgs, n: int) -> list[int]:
-    """``n`` worker processes, until they end; their exit codes."""
-    procs = _start_workers(args, n)
-    try:
-        for p in procs:
-            p.join()
-    except RunInterrupted:
-        _stop_workers(procs)
-        raise
-    return [p.exitcode for p in procs]
-
-
 def _run_worker_here(args: WorkerArgs, prepared: Prepared) -> list[int]:
     """One local worker in this (the parent's) process, on its share of the threads: no
     process start-up, no second load of the data and the feature extractor (about a
@@ -109,12 +97,11 @@ def _run_local_workers(args: WorkerArgs, n: int, prepared: Prepared | None) -> l
     """``n`` local workers until they end; their exit codes. With ``prepared`` (this
     process's data and extractor) the first of them trains in this process while the
     others start: one process start-up and one data load fewer, and the others' start
-    overlaps this one's first trial."""
-    if prepared is None:
-        return _spawn_workers(args, n)
-    procs = _start_workers(args, n - 1)
+    overlaps this one's first trial. Without it all ``n`` are worker processes."""
+    here = prepared is not None
+    procs = _start_workers(args, n - 1 if here else n)
     try:
-        codes = _run_worker_here(args, prepared)
+        codes = _run_worker_here(args, prepared) if here else []
         for p in procs:
             p.join()
     except RunInterrupted:
