@@ -170,7 +170,7 @@ def test_the_compute_page_has_bars_for_every_study_that_ran():
     seed.searches[tpe.METHOD.name] = tpe_view
     labels = [b.label for b in compute_bars(section, method_rows(section))]
     assert f"{tpe.METHOD.label}, its trials as one machine runs them" in labels
-    assert f"{tpe.METHOD.label}, as its 1 worker(s) ran it" in labels
+    assert f"{tpe.METHOD.label}, as its 1 worker ran it" in labels
     assert "grid search, its trials as one machine runs them" in labels
 
 

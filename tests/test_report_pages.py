@@ -18,7 +18,7 @@ from benchmark.report.compute_page import Bar, bar_limits, compute_bars, compute
 from benchmark.report.grid_page import grid_page, ticks, x_range
 from benchmark.report.headline import headline_pages
 from benchmark.report.numbers import compute_ratio, fmt, noisy, number
-from benchmark.report.pdf import whiten_label_band
+from benchmark.report.pdf import provenance_page, whiten_label_band
 from benchmark.report.rules import rule_outcomes
 from benchmark.report.story import SeedStory, decisions, story_figure
 from benchmark.report.summary import method_rows, noise_warnings, verdict
@@ -261,7 +261,7 @@ def test_compute_page_holds_every_error_bar_and_labels_clear_of_them():
     section = _section([_seed(1, 10.0, 30.0), _seed(2, 20.0, 40.0)])
     rows = method_rows(section)
     labels = [b.label for b in compute_bars(section, rows)]
-    assert "grid search, as its 1 worker(s) ran it" in labels
+    assert "grid search, as its 1 worker ran it" in labels
     fig = compute_page(section, rows)
     ax = fig.axes[0]
     assert ax.get_xlim()[1] >= max(b.end for b in compute_bars(section, rows))
@@ -278,3 +278,16 @@ def test_red_label_band_of_old_grids_turns_white():
     assert out[1, 2] == pytest.approx([0.4, 0.4, 0.4])
     assert (out[2:] == image[2:]).all()
     assert (whiten_label_band(image[2:]) == image[2:]).all()  # no band: unchanged
+
+
+def test_counts_print_as_counts_in_labels_and_provenance():
+    section = _section([_seed(1, 10.0, 30.0)])
+    grid = section.seeds[0].grid
+    # MLflow hands a count logged by older runs back as "3.0"
+    extractor = {"fid.extractor_dead_units": "3.0", "fid.extractor_val_acc": "0.98"}
+    section.seeds[0].adaptive.params |= extractor  # provenance reads the adaptive run
+    text = _texts(provenance_page(section, "exp"))
+    assert "dead feature units 3" in text and "units 3.0" not in text
+    grid.parents[0].params["search.n_workers"] = "2"
+    labels = [b.label for b in compute_bars(section, method_rows(section))]
+    assert "grid search, as its 2 workers ran it" in labels

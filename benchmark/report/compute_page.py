@@ -53,8 +53,9 @@ def _view(seed: SeedResult, kind: str) -> SearchView | None:
 
 
 def _workers(section: Section, kind: str) -> str:
-    counts = {v.n_workers for s in section.seeds if (v := _view(s, kind))}
-    return "/".join(map(str, sorted(counts)))
+    """ "1 worker", "2 workers", or "1/2 workers" where the seeds' searches differ."""
+    counts = sorted({v.n_workers for s in section.seeds if (v := _view(s, kind))})
+    return f"{'/'.join(map(str, counts))} worker{'' if counts == [1] else 's'}"
 
 
 def compute_bars(section: Section, rows: list[MethodRow]) -> list[Bar]:
@@ -72,7 +73,7 @@ def compute_bars(section: Section, rows: list[MethodRow]) -> list[Bar]:
         name = METHODS[kind].label
         bars.append(Bar(f"{name}, its trials as one machine runs them", *by[kind].compute_s))
         if measure == "wall_clock":
-            label = f"{name}, as its {_workers(section, kind)} worker(s) ran it"
+            label = f"{name}, as its {_workers(section, kind)} ran it"
             bars.append(Bar(label, *by[kind].time_to_answer_s))
             continue
         views = [v for s in section.seeds if (v := _view(s, kind))]
@@ -91,7 +92,7 @@ def _overhead_note(bars: list[Bar]) -> str:
     longer = [
         b.label.split(",")[0]
         for b in bars
-        if ("worker(s) ran it" in b.label or "whole search" in b.label)
+        if (b.label.endswith(" ran it") or "whole search" in b.label)
         and b.mean > trials.get(b.label.split(",")[0], float("inf"))
     ]
     if not longer:

@@ -110,6 +110,11 @@ def _three(value: str | None) -> str:
     return "-" if value is None else f"{float(value):.3f}"
 
 
+def _whole(value: str | None) -> str:
+    """A logged count param as an integer (MLflow may hold it as "3.0"; "-" when absent)."""
+    return "-" if value is None else str(int(float(value)))
+
+
 def provenance_page(section: Section, experiment: str) -> Figure:
     fig = page(f"{section.dataset}: provenance")
     lines = [f"experiment: {experiment}", f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"]
@@ -132,7 +137,7 @@ def provenance_page(section: Section, experiment: str) -> Figure:
             f"FID: backend {section.fid_backend}; {section.fid_val_samples} validation images, "
             f"{section.fid_test_samples} test images{floors_text(section)}; extractor validation "
             f"accuracy {_three(p.get('fid.extractor_val_acc'))}, dead feature units "
-            f"{p.get('fid.extractor_dead_units', '-')}",
+            f"{_whole(p.get('fid.extractor_dead_units'))}",
             f"device: {t.get('benchmark.device')}; hardware: {t.get('benchmark.hardware')}",
             f"packages: {t.get('benchmark.versions')}",
             f"git commit: {t.get('mlflow.source.git.commit') or t.get('benchmark.git_commit')}",
