@@ -25,9 +25,9 @@ def upscale_factor(images: torch.Tensor, min_side: int = MIN_TILE_SIDE) -> int:
 def tile(images: torch.Tensor, columns: int, padding: int = 2) -> torch.Tensor:
     """``images`` (N, C, H, W) laid out ``columns`` per row on a white (1.0) canvas with
     ``padding`` pixels around every tile, grey repeated to three channels: the layout of
-    torchvision's ``make_grid``. Written here because importing torchvision costs every
-    grid-search worker process about 2 s of start-up (it imports torch._dynamo),
-    measured with ``python -X importtime``, and a worker needs nothing else of it."""
+    torchvision's ``make_grid``. Written here because importing torchvision (it imports
+    torch._dynamo) adds seconds to every grid-search worker process's start-up
+    (``scripts/bench_worker_startup.py``), and a worker needs nothing else of it."""
     n, channels, height, width = images.shape
     if channels == 1:
         images = images.expand(n, 3, height, width)

@@ -93,9 +93,9 @@ def run_worker(args: WorkerArgs) -> None:
 def _exit_without_teardown() -> None:
     """End a worker process whose work is done and written (its runs ended, its trials
     told) without the interpreter's teardown of its modules: with torch, MLflow and
-    scikit-learn loaded that takes about 3 s (measured here: 3.3 s from the last line
-    to the process's end, 0.1 s with ``os._exit``), and the search waits for its last
-    worker. Exit handlers still run, threads are joined and output is flushed."""
+    scikit-learn loaded that takes seconds (``scripts/bench_worker_startup.py``), and
+    the search waits for its last worker. Exit handlers still run, threads are joined
+    and output is flushed."""
     import atexit
     import threading
 
