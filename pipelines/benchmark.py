@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmark import tracking
-from benchmark.config import parse_int_list, resolve_config
-from benchmark.experiment import method_specs, run_experiment
-from benchmark.masking import mask_url
-from benchmark.methods import default_methods, parse_methods
-from benchmark.search.spec import DEFAULT_STORAGE
-from benchmark.search.storage import refuse_password
-from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
+from pipelines.cli import (
+    bool_param,
+    int_param,
+    parse_params,
+    run_entry_point,
+    start_worker_server_early,
+)
 
 PARAMETERS = (
     "dataset",
@@ -46,6 +45,16 @@ RESUME_HINT = (
 
 
 def main(argv: list[str]) -> None:
+    # imported here, not above: run as a program, the worker processes' server starts
+    # first and imports the same modules meanwhile (start_worker_server_early)
+    from benchmark import tracking
+    from benchmark.config import parse_int_list, resolve_config
+    from benchmark.experiment import method_specs, run_experiment
+    from benchmark.masking import mask_url
+    from benchmark.methods import default_methods, parse_methods
+    from benchmark.search.spec import DEFAULT_STORAGE
+    from benchmark.search.storage import refuse_password
+
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
     seeds = parse_int_list(params.pop("seeds", "") or "1", "seeds")
@@ -71,4 +80,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    start_worker_server_early(sys.argv[1:], PARAMETERS, processes_from=2)
     sys.exit(run_entry_point(main, resume_hint=RESUME_HINT))

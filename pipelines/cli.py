@@ -57,6 +57,27 @@ def bool_param(params: dict[str, str], name: str) -> bool:
     return text == "true"
 
 
+def start_worker_server_early(
+    argv: list[str], allowed: tuple[str, ...], processes_from: int
+) -> None:
+    """Start the server that worker processes fork from (``benchmark.search.processes``)
+    when this entry point will start some: ``n_workers >= processes_from`` (2 where one
+    worker trains in the entry point's own process, 1 where none does) and no
+    ``coordinate_only``. Called before the entry point imports its modules, so that the
+    server's imports (the same ones, seconds) overlap them. Bad input is left to
+    ``main``, which says what is wrong."""
+    try:
+        params = parse_params(argv, allowed)
+        n_workers = int_param(params, "n_workers", 1)
+        coordinate_only = bool_param(params, "coordinate_only")
+    except BenchmarkError:
+        return
+    if n_workers >= processes_from and not coordinate_only:
+        from benchmark.search import processes
+
+        processes.warm_up()
+
+
 def entry_point_name(main: Callable[[list[str]], None]) -> str:
     """The entry point ``main`` belongs to (``adaptive`` for ``pipelines.adaptive``; under
     ``python -m`` the module is ``__main__``, so its file names it)."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmark.config import resolve_config
-from benchmark.search.parent import run_search
-from benchmark.search.spec import DEFAULT_STORAGE, SearchSpec, derive_study_name
-from benchmark.search.storage import refuse_password
-from pipelines.cli import bool_param, int_param, parse_params, run_entry_point
+from pipelines.cli import (
+    bool_param,
+    int_param,
+    parse_params,
+    run_entry_point,
+    start_worker_server_early,
+)
 
 PARAMETERS = (
     "dataset",
@@ -43,6 +45,13 @@ RESUME_HINT = (
 
 
 def main(argv: list[str]) -> None:
+    # imported here, not above: run as a program, the worker processes' server starts
+    # first and imports the same modules meanwhile (start_worker_server_early)
+    from benchmark.config import resolve_config
+    from benchmark.search.parent import run_search
+    from benchmark.search.spec import DEFAULT_STORAGE, SearchSpec, derive_study_name
+    from benchmark.search.storage import refuse_password
+
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"
     search = params.pop("search", "") or SearchSpec.search
@@ -81,4 +90,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    start_worker_server_early(sys.argv[1:], PARAMETERS, processes_from=2)
     sys.exit(run_entry_point(main, resume_hint=RESUME_HINT))

@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from benchmark import tracking
 from benchmark.errors import ConfigError
-from benchmark.masking import mask_url
-from benchmark.search.join import join_study, run_joined_worker
-from benchmark.search.spec import DEFAULT_STORAGE
-from benchmark.search.storage import refuse_password
-from pipelines.cli import int_param, parse_params, run_entry_point
+from pipelines.cli import int_param, parse_params, run_entry_point, start_worker_server_early
 
 PARAMETERS = ("study_name", "storage", "n_workers", "device", "data_dir", "wait")
 # Seconds a worker waits for its study and a running parent run: long enough for a
@@ -25,6 +20,14 @@ DEFAULT_WAIT_S = 600
 
 
 def main(argv: list[str]) -> None:
+    # imported here, not above: run as a program, the worker processes' server starts
+    # first and imports the same modules meanwhile (start_worker_server_early)
+    from benchmark import tracking
+    from benchmark.masking import mask_url
+    from benchmark.search.join import join_study, run_joined_worker
+    from benchmark.search.spec import DEFAULT_STORAGE
+    from benchmark.search.storage import refuse_password
+
     params = parse_params(argv, PARAMETERS)
     study_name = params.pop("study_name", "")
     if not study_name:
@@ -62,4 +65,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    # every local worker of this entry point is a process
+    start_worker_server_early(sys.argv[1:], PARAMETERS, processes_from=1)
     sys.exit(run_entry_point(main))

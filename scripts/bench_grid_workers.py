@@ -6,8 +6,12 @@ speed-up of N local workers, measured in one process and printed as ratios.
         [--device auto] [--data-dir DIR] [--repeats 1]
 
 The N workers train N trials at once: one in the search's own process, N - 1 in worker
-processes that start while it trains. On a GPU (``--device cuda``) they share the same
-device (docs/gpu.md: 1, 3 and 9 concurrent trials of the full-MNIST grid).
+processes that start while it trains. Those fork from a server that has imported what
+they run (``benchmark.search.processes``), started before this script's own imports,
+as the ``gridsearch``, ``benchmark`` and ``worker`` entry points start it before theirs:
+its imports overlap this process's, which the elapsed times below do not include either.
+On a GPU (``--device cuda``) they share the same device (docs/gpu.md: 1, 3 and 9
+concurrent trials of the full-MNIST grid).
 
 Each search uses a fresh temporary Optuna storage and MLflow store. Printed:
 - the N-worker search: how long after the in-process worker's first trial a worker
@@ -35,17 +39,18 @@ import os
 import statistics
 import tempfile
 
-import mlflow
-import optuna
-from mlflow.tracking import MlflowClient
-
-from benchmark.config import resolve_config
-from benchmark.search.parent import run_search
-from benchmark.search.spec import SearchSpec
+from benchmark.search import processes  # imports nothing heavy
 
 
 def one_search(args: argparse.Namespace, workers: int) -> tuple:
     """(sum of trial wall-clock, elapsed, mean trial wall-clock, trials) of one search."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.config import resolve_config
+    from benchmark.search.parent import run_search
+    from benchmark.search.spec import SearchSpec
+
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
         os.environ.pop("MLFLOW_RUN_ID", None)
@@ -78,9 +83,11 @@ def one_search(args: argparse.Namespace, workers: int) -> tuple:
         return sum(times), out.wall_clock_s, statistics.mean(times), len(times)
 
 
-def _start_lag(spec: SearchSpec) -> str:
+def _start_lag(spec) -> str:  # spec: a SearchSpec
     """How long after the in-process worker's first trial a worker process began its
     first: that process's start-up, which lies on the search's critical path."""
+    import optuna
+
     study = optuna.load_study(study_name=spec.study_name, storage=spec.storage)
     here = [t.datetime_start for t in study.trials if t.user_attrs.get("worker_in_parent")]
     there = [t.datetime_start for t in study.trials if not t.user_attrs.get("worker_in_parent")]
@@ -105,6 +112,10 @@ def main() -> None:
     if args.repeats < 1:
         parser.error(f"--repeats={args.repeats} is too small; it must be >= 1")
     n = args.workers
+    if n > 1:
+        # as the entry points do: the server that worker processes fork from imports
+        # what they run while this process imports its own modules (one_search)
+        processes.warm_up()
     print(
         f"cores={os.cpu_count()} dataset={args.dataset} preset={args.preset} "
         f"sizes={args.latent_sizes} epochs={args.epochs or 'preset'}"

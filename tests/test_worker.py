@@ -403,29 +403,37 @@ class _FakeProcess:
 def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
     tmp_path, make_cfg, monkeypatch, n
 ):
-    """The first local worker trains here, the others are spawned before it begins (so
-    that their start-up overlaps its first trial), and every exit code is returned."""
+    """The first local worker trains here while the others start (the first start
+    waits for the fork server's imports: seconds when nothing started it before), and
+    every exit code is returned."""
     events: list[str] = []
+    began_here = threading.Event()
 
     def start(args, count):
-        events.append(f"start {count}")
+        # a cold server: the processes come only after the worker here has begun
+        events.append(f"start {count} (after the worker here began: {began_here.wait(30)})")
         return [_FakeProcess(events, f"w{i}") for i in range(count)]
 
     def here(args, prepared):
         events.append(f"here {prepared}")
+        began_here.set()
         return [0]
 
     monkeypatch.setattr(coordinator, "_start_workers", start)
     monkeypatch.setattr(coordinator, "_run_worker_here", here)
+    monkeypatch.setattr(coordinator.processes, "warm_up", lambda: None)
     args = _args(_spec(tmp_path, n_workers=n), make_cfg)
-    codes = coordinator._run_local_workers(args, n, prepared="data")
+    codes = _returns_within(20, lambda: coordinator._run_local_workers(args, n, "data"))
     assert codes == [0] * n
     joins = [f"join w{i}" for i in range(n - 1)]
-    assert events == [f"start {n - 1}", "here data", *joins]
+    assert events == ["here data", f"start {n - 1} (after the worker here began: True)", *joins]
     # without this process's data (a `worker` entry point) all n are processes
     events.clear()
+    began_here.set()
     assert coordinator._run_local_workers(args, n, prepared=None) == [0] * n
-    assert events == [f"start {n}", *[f"join w{i}" for i in range(n)]]
+    assert events == [f"start {n} (after the worker here began: True)"] + [
+        f"join w{i}" for i in range(n)
+    ]
 
 
 def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
@@ -444,6 +452,7 @@ def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
         raise RunInterrupted(signal.SIGTERM)
 
     monkeypatch.setattr(coordinator, "_run_worker_here", stopped_here)
+    monkeypatch.setattr(coordinator.processes, "warm_up", lambda: None)
     args = _args(_spec(tmp_path, n_workers=2), make_cfg)
     with pytest.raises(RunInterrupted):
         coordinator._run_local_workers(args, 2, prepared="data")
@@ -461,9 +470,10 @@ def _write_sigint_handler(path: str) -> None:
 
 
 def test_workers_start_ignoring_ctrl_c_and_this_process_handles_it_again(tmp_path, monkeypatch):
-    """A Ctrl-C to the process group must not reach a worker still importing its
-    modules (it would die with a traceback): it starts with SIGINT ignored (until its
-    main installs its own handlers); this process's handler is as it was."""
+    """A Ctrl-C to the process group must not reach a worker before its main has
+    installed its own handlers (it would die with a traceback): it starts with SIGINT
+    ignored, as the fork server it comes from runs; this process's handler is as it
+    was."""
     import signal
 
     monkeypatch.setattr(coordinator, "run_worker", _write_sigint_handler)

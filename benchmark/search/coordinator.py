@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import optuna
@@ -16,6 +15,7 @@ from optuna.trial import FrozenTrial
 
 from benchmark.interrupts import RunInterrupted
 from benchmark.liveness import fail_dead_worker_runs
+from benchmark.search import processes
 from benchmark.search.progress import search_progress
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import (
@@ -35,28 +35,9 @@ WORKER_STOP_S = 15
 
 
 def _start_workers(args: WorkerArgs, n: int) -> list[multiprocessing.Process]:
-    """``n`` worker processes that ignore Ctrl-C until they can end on it cleanly.
-
-    A Ctrl-C reaches the whole process group, workers still importing their modules
-    included, and one would die there with a traceback. An ignored signal stays ignored
-    through exec (a blocked one does not: the mask is reset), so SIGINT is ignored here
-    while the processes start, and a worker installs its own handlers first thing
-    (``raise_on_signals``). Meanwhile this process, which got the same Ctrl-C, stops
-    them with SIGTERM. A Ctrl-C in the few milliseconds of the starts is lost; the
-    next one stops the search."""
-    if n == 0:
-        return []
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=run_worker, args=(args,), name=f"worker-{i}") for i in range(n)]
-    main = threading.current_thread() is threading.main_thread()  # signals: main only
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        for p in procs:
-            p.start()
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, before)
-    return procs
+    """``n`` worker processes, forked from the server that has imported what they run
+    (:mod:`.processes`); they start ignoring Ctrl-C until they can end on it cleanly."""
+    return processes.start(run_worker, (args,), n)
 
 
 def _stop_workers(procs: list[multiprocessing.Process]) -> None:
@@ -96,17 +77,23 @@ def _run_worker_here(args: WorkerArgs, prepared: Prepared) -> list[int]:
 def _run_local_workers(args: WorkerArgs, n: int, prepared: Prepared | None) -> list[int]:
     """``n`` local workers until they end; their exit codes. With ``prepared`` (this
     process's data and extractor) the first of them trains in this process while the
-    others start: one process start-up and one data load fewer, and the others' start
-    overlaps this one's first trial. Without it all ``n`` are worker processes."""
+    others start: one process start-up and one data load fewer. Without it all ``n`` are
+    worker processes.
+
+    The processes are asked for in a thread: the first start waits for the fork server
+    (seconds when nothing started it before), and the worker here trains meanwhile."""
     here = prepared is not None
-    procs = _start_workers(args, n - 1 if here else n)
-    try:
-        codes = _run_worker_here(args, prepared) if here else []
-        for p in procs:
-            p.join()
-    except RunInterrupted:
-        _stop_workers(procs)
-        raise
+    processes.warm_up()  # from this (the main) thread: see its docstring
+    with ThreadPoolExecutor(1, thread_name_prefix="start-workers") as pool:
+        starting = pool.submit(_start_workers, args, n - 1 if here else n)
+        try:
+            codes = _run_worker_here(args, prepared) if here else []
+            procs = starting.result()
+            for p in procs:
+                p.join()
+        except RunInterrupted:
+            _stop_workers(starting.result())
+            raise
     return codes + [p.exitcode for p in procs]
 
 
