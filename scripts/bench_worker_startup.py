@@ -10,7 +10,11 @@ Printed, each as the median over the repeats with its range:
   grids no longer need it);
 - ``exit, interpreter teardown``: seconds from a worker's last line to the end of its
   process when Python tears its modules down, and ``exit, without teardown`` with the
-  worker's ``_exit_without_teardown``; their ratio last.
+  worker's ``_exit_without_teardown``; their ratio;
+- ``start from the warm fork server``: seconds from asking for a worker process
+  (``benchmark.search.processes.start``) to its main's first line, once the server has
+  imported what a worker runs (the imports above are then paid once, by the server,
+  while the entry point imports its own); its ratio to ``import`` last.
 """
 
 from __future__ import annotations
@@ -45,6 +49,32 @@ def _exit_seconds(without_teardown: bool) -> float:
     return time.time() - last_line
 
 
+def _mark_start(path: str) -> None:
+    """A worker's main for the measurement: when it began."""
+    with open(path, "w") as f:
+        f.write(repr(time.perf_counter()))
+
+
+def _forked_starts(repeats: int) -> list[float]:
+    """Seconds from asking for a process to its main's first line, from a warm server."""
+    import tempfile
+    from pathlib import Path
+
+    from benchmark.search import processes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mark = str(Path(tmp) / "began")
+        (first,) = processes.start(_mark_start, (mark,), 1)  # waits for the server's imports
+        first.join()
+        starts = []
+        for _ in range(repeats):
+            asked = time.perf_counter()  # the same clock in both: CLOCK_MONOTONIC
+            (proc,) = processes.start(_mark_start, (mark,), 1)
+            proc.join()
+            starts.append(float(Path(mark).read_text()) - asked)
+        return starts
+
+
 def _figure(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s (range {min(values):.2f}-{max(values):.2f})"
 
@@ -72,6 +102,10 @@ def main() -> None:
     print(f"exit, without teardown: {_figure(no_teardown)}")
     ratio = statistics.median(teardown) / statistics.median(no_teardown)
     print(f"teardown / without: {ratio:.1f}x")
+    forked = _forked_starts(args.repeats)
+    print(f"start from the warm fork server: {_figure(forked)}")
+    gain = statistics.median(imports) / statistics.median(forked)
+    print(f"import / start from the server: {gain:.0f}x")
 
 
 if __name__ == "__main__":

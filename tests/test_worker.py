@@ -421,10 +421,12 @@ def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
 
     monkeypatch.setattr(coordinator, "_start_workers", start)
     monkeypatch.setattr(coordinator, "_run_worker_here", here)
-    monkeypatch.setattr(coordinator.processes, "warm_up", lambda: None)
+    servers = []  # the fork server starts only where a process will fork from it
+    monkeypatch.setattr(coordinator.processes, "warm_up", lambda: servers.append(1))
     args = _args(_spec(tmp_path, n_workers=n), make_cfg)
     codes = _returns_within(20, lambda: coordinator._run_local_workers(args, n, "data"))
     assert codes == [0] * n
+    assert servers == ([] if n == 1 else [1])
     joins = [f"join w{i}" for i in range(n - 1)]
     assert events == ["here data", f"start {n - 1} (after the worker here began: True)", *joins]
     # without this process's data (a `worker` entry point) all n are processes

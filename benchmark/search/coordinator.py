@@ -66,7 +66,7 @@ def _run_worker_here(args: WorkerArgs, prepared: Prepared) -> list[int]:
     try:
         with threadpool_limits(min(before, args.threads)):
             work(args, prepared, in_parent=True)
-    except Exception as exc:  # a worker's crash, as a spawned one would exit with it
+    except Exception as exc:  # a worker's crash, as a worker process would exit with it
         print(f"local worker stopped: {type(exc).__name__}: {exc}", flush=True)
         return [1]
     finally:
@@ -83,9 +83,11 @@ def _run_local_workers(args: WorkerArgs, n: int, prepared: Prepared | None) -> l
     The processes are asked for in a thread: the first start waits for the fork server
     (seconds when nothing started it before), and the worker here trains meanwhile."""
     here = prepared is not None
-    processes.warm_up()  # from this (the main) thread: see its docstring
+    count = n - 1 if here else n
+    if count:  # (one worker alone trains here: no server, whose imports cost CPU)
+        processes.warm_up()  # from this (the main) thread: see its docstring
     with ThreadPoolExecutor(1, thread_name_prefix="start-workers") as pool:
-        starting = pool.submit(_start_workers, args, n - 1 if here else n)
+        starting = pool.submit(_start_workers, args, count)
         try:
             codes = _run_worker_here(args, prepared) if here else []
             procs = starting.result()
