@@ -3,8 +3,9 @@ in-process: study naming and fingerprints, spec validation, bad inputs, a study 
 another search space, resume, selection and successive halving (URL masking is in
 tests/test_masking.py).
 
-Workers are spawned processes that re-import the package; the tracking URI is handed
-to them explicitly, so a private SQLite tracking store per test works. The feature
+Worker processes fork from a server that imported the package once; the tracking URI
+is handed to them explicitly (and they take this process's environment), so a private
+SQLite tracking store per test works. The feature
 cache stays the session's (conftest), so the domain CNN is trained once per session.
 """
 

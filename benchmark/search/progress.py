@@ -21,7 +21,7 @@ POLL_S = 2.0
 def trial_bar(search: str, seed: int, latent_dim: int, epochs: int) -> tqdm:
     """The bar of one trial, e.g. ``grid seed=1 latent_dim=16``, counting epochs.
 
-    A spawned local worker (process ``worker-<i>``) draws on line ``i + 1``, below the
+    A local worker process (``worker-<i>``) draws on line ``i + 1``, below the
     search's bar; the parent's own worker on the next free line."""
     name = multiprocessing.current_process().name
     index = name.partition("-")[2]

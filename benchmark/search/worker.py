@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class WorkerArgs:
-    """Everything a worker process needs (picklable for the spawn start method)."""
+    """Everything a worker process needs (it pickles: it reaches the process through the
+    fork server)."""
 
     cfg: RunConfig
     spec: SearchSpec
