@@ -38,8 +38,12 @@ import argparse
 import os
 import statistics
 import tempfile
+from typing import TYPE_CHECKING
 
 from benchmark.search import processes  # imports nothing heavy
+
+if TYPE_CHECKING:
+    from benchmark.search.spec import SearchSpec
 
 
 def one_search(args: argparse.Namespace, workers: int) -> tuple:
@@ -83,7 +87,7 @@ def one_search(args: argparse.Namespace, workers: int) -> tuple:
         return sum(times), out.wall_clock_s, statistics.mean(times), len(times)
 
 
-def _start_lag(spec) -> str:  # spec: a SearchSpec
+def _start_lag(spec: SearchSpec) -> str:
     """How long after the in-process worker's first trial a worker process began its
     first: that process's start-up, which lies on the search's critical path."""
     import optuna

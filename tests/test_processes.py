@@ -87,28 +87,27 @@ def test_entry_points_import_nothing_heavy_before_the_server_starts(entry):
     assert out.stdout.strip() == ""
 
 
-def test_the_in_process_search_starts_the_server_before_the_heavy_imports(tmp_path):
-    """``python -m pipelines.gridsearch`` with two workers: the server is running before
-    this process has imported torch (checked at the server's start)."""
+def test_run_as_a_program_gridsearch_starts_the_server_before_importing_torch(tmp_path):
+    """``python -m pipelines.gridsearch --n_workers 2``: the server is asked for before
+    torch is imported, and before ``main`` runs (both stand-ins end the program)."""
     code = (
         "import sys\n"
         "from multiprocessing import forkserver\n"
-        "from benchmark.search import processes\n"
-        "real = forkserver.ensure_running\n"
-        "def check():\n"
-        "    print('torch imported' if 'torch' in sys.modules else 'before torch', flush=True)\n"
-        "    real()\n"
+        "import pipelines.cli\n"
+        "def server():\n"
+        "    print('server asked for', 'after' if 'torch' in sys.modules else 'before',"
+        " 'torch', flush=True)\n"
         "    sys.exit(0)\n"
-        "forkserver.ensure_running = check\n"
+        "def entry(*args, **kwargs):\n"
+        "    print('main reached first', flush=True)\n"
+        "    sys.exit(0)\n"
+        "forkserver.ensure_running = server\n"
+        "pipelines.cli.run_entry_point = entry\n"
         "sys.argv = ['gridsearch', '--n_workers', '2']\n"
         "import runpy\n"
         "runpy.run_module('pipelines.gridsearch', run_name='__main__')\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
-    assert out.stdout.strip() == "before torch", out.stderr[-2000:]
+    assert out.stdout.strip() == "server asked for before torch", out.stderr[-2000:]

@@ -5,9 +5,11 @@ trial a fraction of a second after it is asked for.
 
 The entry points that start worker processes start the server first thing
 (:func:`warm_up`), so that its imports overlap their own; the first :func:`start` starts
-it otherwise. The server is started from a process that has imported none of that: it
-runs no threads that a fork could break, and it never touches a GPU (each worker opens
-its own). A forked worker takes the environment, working directory, stdout and stderr
+it otherwise. The server only imports: it runs no torch operation (no intra-op thread
+pool to break by a fork) and never touches a GPU (each worker opens its own); the one
+thread its imports leave is OpenBLAS's pool, which OpenBLAS shuts down around a fork
+(Python 3.12, which the project does not support, would warn at each fork). A forked
+worker takes the environment, working directory, stdout and stderr
 of the process that asks for it, as a spawned one would (not those the server was
 started with: a test may have changed them since). This module imports nothing heavy,
 so that an entry point can use it before its own imports."""
@@ -22,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 # What the server imports once for every worker it forks (what a worker's main uses).
@@ -99,7 +102,9 @@ def _worker_main(parent: _Parent, target: Callable[..., None], args: tuple) -> N
     target(*args)
 
 
-def start(target: Callable[..., None], args: tuple, n: int, name: str = "worker") -> list:
+def start(
+    target: Callable[..., None], args: tuple, n: int, name: str = "worker"
+) -> list[BaseProcess]:
     """``n`` processes ``<name>-<i>`` running ``target(*args)``, forked from the fork
     server (started first if it is not running: the first start then waits for its
     imports). ``target`` and ``args`` must pickle."""
