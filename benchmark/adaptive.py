@@ -15,8 +15,9 @@ Rule (shared/ALD-VAE.md, defaults of the published configs):
   is already a fine-phase decision;
 - at each fine-phase decision, fit a least-squares line to each signal over the
   ``slope_window`` evaluations before the current one; stop when the silhouette,
-  both FID and the reconstruction-loss slopes are all > 0. A stopping decision
-  removes nothing, and after it n_z is frozen;
+  both FID and the reconstruction-loss slopes are all > 0 (``stop_signals``: the
+  signals that must rise, all four by default; fewer only for the rule's ablation).
+  A stopping decision removes nothing, and after it n_z is frozen;
 - a cut is only made while n_z is larger than the step.
 """
 
@@ -47,6 +48,9 @@ class ControllerConfig:
     fine_step: int = 1
     switch_window: int = 20
     slope_window: int = 19
+    # The signals whose slopes must all be > 0 to stop (paper: all four; fewer for the
+    # stop rule's ablation). Every slope is still computed and reported.
+    stop_signals: tuple[str, ...] = ("silhouette", "fid", "fid_recon", "recon_loss")
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class AldController:
             "fid_recon": slope([s.fid_recon for s in window]),
             "recon_loss": slope([s.recon_loss for s in window]),
         }
-        return all(v > 0 for v in self.last_slopes.values())
+        return all(self.last_slopes[name] > 0 for name in self.config.stop_signals)
 
     def observe(self, epoch: int, signals: Signals) -> Decision:
         """Record epoch ``epoch`` (0-based like Lightning's ``current_epoch``, strictly
@@ -130,7 +134,8 @@ class AldController:
             self.phase = "fine"
         if self.phase == "fine" and self._all_slopes_rising():
             self.stopped = True
-            return Decision("stop", 0, self.phase, "all four slopes rising")
+            rising = "all four" if len(self.config.stop_signals) == 4 else "the rule's"
+            return Decision("stop", 0, self.phase, f"{rising} slopes rising")
         if self.latent_dim <= self.step:
             return Decision("none", 0, self.phase, f"n_z {self.latent_dim} <= step {self.step}")
         k = self.step

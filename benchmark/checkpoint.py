@@ -25,7 +25,7 @@ from benchmark.errors import ConfigError
 
 CHECKPOINT_ENV = "ALD_BENCHMARK_CHECKPOINTS"
 # Settings that do not change what is trained: where it runs and where data come from.
-NOT_TRAINING = ("device", "data_dir", "latent_sizes", "download")
+NOT_TRAINING = ("device", "data_dir", "latent_sizes", "download", "baseline_latent_dim")
 
 
 def checkpoint_root() -> Path:

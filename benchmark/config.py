@@ -45,6 +45,11 @@ MAX_IMAGE_SIZE = 256
 # File-backed datasets that torchvision can download (`download=true`).
 DOWNLOADABLE_DATASETS = ("mnist", "fashion-mnist", "eurosat")
 PRUNE_ORDERS = ("last", "kl")
+# The validation signals the stop rule can read (benchmark.adaptive.Signals' fields).
+STOP_SIGNALS = ("silhouette", "fid", "fid_recon", "recon_loss")
+# Smallest subset (our choice): every class with at least about two images expected in
+# the smallest split, at the project's split fractions and ten classes.
+MIN_SUBSET = 200
 POSTERIORS = ("logvar", "softmax")
 DEVICES = ("auto", "cpu", "cuda")
 FID_BACKENDS = ("domain", "inception")
@@ -60,6 +65,13 @@ class RunConfig:
     data_dir: str = ""
     # Fetch a missing file-backed dataset through torchvision (needs a network).
     download: bool = False
+    # A seeded, class-stratified subset of this many images, drawn before the split (0:
+    # every image). For datasets with an official test set the subset is drawn from the
+    # official training files and split three ways as mnist5k is (benchmark.data.subset).
+    subset: int = 0
+    # The seed of the subset's draw; the run's `seed` only splits it (as for mnist5k,
+    # whose 5,000 images are the same for every seed).
+    subset_seed: int = 0
     # Side of the square the images of `folder` and `npz` are resized to; 0: 28 for grey
     # images, 64 for colour ones (IMAGE_SIZE_AUTO). Refused for the built-in datasets.
     image_size: int = IMAGE_SIZE_AUTO
@@ -84,6 +96,9 @@ class RunConfig:
     fine_step: int = 1
     switch_window: int = 20
     slope_window: int = 19
+    # The signals whose slopes must all rise for the rule to stop (paper: all four); a
+    # comma list, for the stop rule's ablation (one signal left out at a time).
+    stop_signals: str = "silhouette,fid,fid_recon,recon_loss"
     # Signals (paper: 100 images for FID, 1,000 for the silhouette score).
     fid_backend: str = "domain"
     fid_samples: int = 100
@@ -95,6 +110,9 @@ class RunConfig:
     test_fraction: float = 0.15
     # Fixed latent sizes a search trains (used by the grid search).
     latent_sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
+    # The size `-e fixed` trains when no latent_dim is given (0: latent_dim is required);
+    # the `paper` preset sets the published fixed-size baselines (20; 13 for SPRITES).
+    baseline_latent_dim: int = 0
 
     def to_params(self) -> dict[str, str]:
         """Flat string form for logging as MLflow params."""
@@ -172,6 +190,20 @@ def parse_int_list(text: str, name: str = "latent_sizes") -> list[int]:
     return values
 
 
+def parse_stop_signals(text: str) -> tuple[str, ...]:
+    """The stop rule's signals of a comma list such as ``"fid,fid_recon"``: at least one,
+    each once, each one of :data:`STOP_SIGNALS`."""
+    items = tuple(t.strip() for t in str(text).split(","))
+    allowed = ", ".join(STOP_SIGNALS)
+    if not any(items) or any(t not in STOP_SIGNALS for t in items):
+        raise ConfigError(
+            f"stop_signals={text!r} is malformed; expected a comma list of: {allowed}"
+        )
+    if len(set(items)) != len(items):
+        raise ConfigError(f"stop_signals={text!r} has duplicates; each signal may appear once")
+    return items
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Turn a CLI/YAML value into the field's type, with a one-line error."""
     kind = FIELD_TYPES[name]
@@ -247,8 +279,18 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_min("fid_samples", cfg.fid_samples, 2, "a covariance needs at least 2 samples")
     _check_min("test_fid_samples", cfg.test_fid_samples, 2, "a covariance needs >= 2 samples")
     _check_min("silhouette_samples", cfg.silhouette_samples, 10, "it must be >= 10")
-    if not 0 <= cfg.seed < 2**32:
-        raise ConfigError(f"seed={cfg.seed} is out of range; expected 0 <= seed < 2**32")
+    for name in ("seed", "subset_seed"):
+        if not 0 <= getattr(cfg, name) < 2**32:
+            raise ConfigError(
+                f"{name}={getattr(cfg, name)} is out of range; expected 0 <= {name} < 2**32"
+            )
+    if cfg.subset != 0 and cfg.subset < MIN_SUBSET:
+        raise ConfigError(
+            f"subset={cfg.subset} is too small; 0 (every image) or at least {MIN_SUBSET} "
+            "images (enough of each class for stratified train/val/test splits)"
+        )
+    parse_stop_signals(cfg.stop_signals)
+    _check_min("baseline_latent_dim", cfg.baseline_latent_dim, 0)
     if not 0 < cfg.lr < 10:
         raise ConfigError(f"lr={cfg.lr} is out of range; expected 0 < lr < 10")
     for name in ("val_fraction", "test_fraction"):
@@ -349,6 +391,11 @@ def refuse_unlabelled(cfg: RunConfig, source: str) -> None:
         raise ConfigError(
             f"{source} has no labels (no array y): the ALD-VAE rule switches phase and stops "
             "on the silhouette score, which needs labels; add y, or run -e fixed or -e gridsearch"
+        )
+    if cfg.subset:
+        raise ConfigError(
+            f"{source} has no labels (no array y): subset draws a class-stratified sample, "
+            "which needs labels; leave subset empty, or add y"
         )
 
 

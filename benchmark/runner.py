@@ -4,6 +4,8 @@ trial of a search, so all methods are trained and measured the same way."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import resource
 import time
 from collections.abc import Callable
@@ -24,6 +26,8 @@ from benchmark.objective import TrainingObjective, run_fingerprint
 from benchmark.signals import image_grids
 from benchmark.train import EpochRecord, TrainResult, ValidationProbe, train
 
+# The artifact that lists a subset's images (indices into the pool they were drawn from).
+SUBSET_INDICES_FILE = "data/subset_indices.json"
 # Turns the trained model into the model that is evaluated (``ordered``: the prefix its
 # validation signals select), with the params that say how it was chosen and metrics of
 # the chosen model (its validation signals).
@@ -147,6 +151,12 @@ def run_training(
             "fid.feature_extractor": prepared.extractor.name,
         }
         params |= {f"fid.{k}": v for k, v in prepared.extractor.quality().items()}
+        if data.subset_indices is not None:
+            # which images the subset holds: a digest to compare runs by, the indices
+            # themselves as an artifact (into the pool docs/datasets.md names)
+            indices = [int(i) for i in data.subset_indices]
+            params["data.subset_sha1"] = hashlib.sha1(json.dumps(indices).encode()).hexdigest()
+            tracking.log_json(indices, SUBSET_INDICES_FILE)
         if not adaptive:
             params["fixed_latent_dim"] = latent_dim
         probe = ValidationProbe(cfg, data, prepared.extractor, prepared.device, latent_dim)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from benchmark import interrupts
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
 from benchmark.checkpoint import Checkpoint
-from benchmark.config import RunConfig
+from benchmark.config import RunConfig, parse_stop_signals
 from benchmark.data import DatasetSplits
 from benchmark.errors import TrainingDivergedError
 from benchmark.metrics.clustering import silhouette
@@ -263,6 +263,7 @@ def train(
                 cfg.fine_step,
                 cfg.switch_window,
                 cfg.slope_window,
+                parse_stop_signals(cfg.stop_signals),
             )
         )
         if adaptive

@@ -25,6 +25,9 @@ PARAMETERS = (
     "fid_samples",
     "resume_run_id",
     "image_size",
+    "subset",
+    "subset_seed",
+    "stop_signals",
 )
 # printed when a signal stops the run
 RESUME_HINT = "To continue it, run the same command with -P resume_run_id={run_id}"

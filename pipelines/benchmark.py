@@ -34,6 +34,8 @@ PARAMETERS = (
     "image_size",
     "methods",
     "tpe_trials",
+    "subset",
+    "subset_seed",
 )
 
 

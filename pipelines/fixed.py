@@ -14,23 +14,32 @@ from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
 from pipelines.adaptive import RESUME_HINT
 from pipelines.cli import parse_params, run_entry_point
 
-PARAMETERS = tuple(p for p in ADAPTIVE_PARAMETERS if p != "prune_order") + ("latent_dim",)
+PARAMETERS = tuple(p for p in ADAPTIVE_PARAMETERS if p not in ("prune_order", "stop_signals")) + (
+    "latent_dim",
+)
 
 
 def main(argv: list[str]) -> None:
     params = parse_params(argv, PARAMETERS)
-    if not params.get("latent_dim"):
-        raise ConfigError("latent_dim is required for a fixed-size run (an integer >= 1)")
-    text = params.pop("latent_dim")
-    sizes = parse_int_list(text, "latent_dim")
-    if len(sizes) != 1:
-        raise ConfigError(f"latent_dim={text!r} must be one integer (a grid is -e gridsearch)")
-    (latent_dim,) = sizes
-    if latent_dim > MAX_LATENT_DIM:
-        raise ConfigError(f"latent_dim={latent_dim} is too large; at most {MAX_LATENT_DIM}")
+    text = params.pop("latent_dim", "") or ""
+    latent_dim = 0
+    if text.strip():
+        sizes = parse_int_list(text, "latent_dim")
+        if len(sizes) != 1:
+            raise ConfigError(f"latent_dim={text!r} must be one integer (a grid is -e gridsearch)")
+        (latent_dim,) = sizes
+        if latent_dim > MAX_LATENT_DIM:
+            raise ConfigError(f"latent_dim={latent_dim} is too large; at most {MAX_LATENT_DIM}")
     preset = params.pop("preset", "") or "quick"
     resume = params.pop("resume_run_id", "") or None
     cfg = resolve_config(preset, params | {"adaptive": "false"})
+    # no size given: the preset's published fixed-size baseline, where it has one
+    latent_dim = latent_dim or cfg.baseline_latent_dim
+    if not latent_dim:
+        raise ConfigError(
+            f"latent_dim is required for a fixed-size run (an integer >= 1); preset {preset!r} "
+            "has no published baseline size (preset=paper has)"
+        )
     prepared = prepare(cfg)
     if resume:
         tracking.note_continuation(tracking.env_run_id(), resume)

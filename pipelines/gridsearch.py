@@ -34,6 +34,8 @@ PARAMETERS = (
     "grace_period",
     "coordinate_only",
     "image_size",
+    "subset",
+    "subset_seed",
 )
 
 

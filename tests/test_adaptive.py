@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals, slope
+from benchmark.config import parse_stop_signals, resolve_config
+from benchmark.errors import ConfigError
 
 FLAT = Signals(recon_loss=100.0, fid=10.0, fid_recon=5.0, silhouette=0.1)
 
@@ -230,6 +234,33 @@ def test_no_stop_when_any_one_slope_is_not_positive(signal, kind):
     assert all(ctl.last_slopes[n] > 0 for n in SIGNALS if n != signal)
     assert (decisions[8].action, decisions[8].k, decisions[8].phase) == ("cut", 2, "fine")
     assert not ctl.stopped and ctl.latent_dim == 36
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_a_rule_without_a_signal_stops_although_that_slope_falls(signal):
+    """The stop rule's ablation: the signal left out no longer holds the stop back, and
+    its slope is still computed."""
+    history = _stop_history()
+    for j, i in enumerate(range(WINDOW.start, WINDOW.stop)):
+        fields = {n: getattr(history[i], n) for n in SIGNALS}
+        fields[signal] = 7.0 - j
+        history[i] = Signals(**fields)
+    others = tuple(n for n in SIGNALS if n != signal)
+    ctl = AldController(dataclasses.replace(STOP_CFG, stop_signals=others))
+    decisions = _run(ctl, history)
+    assert decisions[8].action == "stop" and ctl.latent_dim == 38
+    assert ctl.last_slopes[signal] == pytest.approx(-1.0)
+    full = AldController(STOP_CFG)  # the published rule on the same history does not stop
+    assert _run(full, history)[8].action == "cut"
+
+
+def test_stop_signals_are_read_from_the_config():
+    cfg = resolve_config("quick", {"dataset": "digits", "stop_signals": "fid, recon_loss"})
+    assert parse_stop_signals(cfg.stop_signals) == ("fid", "recon_loss")
+    for bad, words in (("fid,speed", "expected a comma list of"), ("fid,fid", "duplicates"),
+                       ("", "expected a comma list of")):  # fmt: skip
+        with pytest.raises(ConfigError, match=words):
+            parse_stop_signals(bad)
 
 
 def test_no_stop_in_the_coarse_phase():

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import RunConfig
-from benchmark.data.splits import DatasetSplits, one_line, stratified_split, to_split
+from benchmark.data.splits import (
+    DatasetSplits,
+    from_arrays,
+    one_line,
+    stratified_split,
+    to_split,
+)
 from benchmark.errors import DataError
 
 
@@ -47,7 +53,9 @@ def load_torchvision_mnist_like(
     (downloaded there by torchvision when ``cfg.download``).
 
     The official test set is the test split; validation is a stratified share of
-    the official training set.
+    the official training set. With ``cfg.subset`` a stratified sample of the official
+    training set is split three ways instead (as mnist5k is), and the test files are
+    not read.
     """
     root = Path(cfg.data_dir)
     raw = root / folder / "raw"
@@ -64,7 +72,8 @@ def load_torchvision_mnist_like(
                 f"check the network, or place the files as {layout} and set download=false"
             ) from None
     splits = {}
-    for split in ("train", "t10k"):
+    # a subset is drawn from the official training files and split as mnist5k is
+    for split in ("train",) if cfg.subset else ("train", "t10k"):
         x = read_idx(raw / f"{split}-images-idx3-ubyte", True, layout)
         y = read_idx(raw / f"{split}-labels-idx1-ubyte", False, layout)
         if len(x) != len(y):
@@ -74,6 +83,8 @@ def load_torchvision_mnist_like(
             )
         splits[split] = (x[:, None], y)
     x_tr, y_tr = splits["train"]
+    if cfg.subset:
+        return from_arrays(name, x_tr, y_tr, cfg)
     tr, va = stratified_split(np.arange(len(y_tr)), y_tr, cfg.val_fraction, cfg.seed)
     tr, va = np.sort(tr), np.sort(va)
     return DatasetSplits(

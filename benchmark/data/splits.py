@@ -46,6 +46,10 @@ class DatasetSplits:
     test: Split
     n_classes: int
     labelled: bool = True
+    # With ``subset``: the drawn images' indices into the pool they were drawn from (the
+    # official training files where there is an official test set, else every image),
+    # sorted; None for the whole dataset.
+    subset_indices: np.ndarray | None = None
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -60,6 +64,7 @@ class DatasetSplits:
             self.test.to(device),
             self.n_classes,
             self.labelled,
+            self.subset_indices,
         )
 
     def sizes(self) -> dict[str, int]:
@@ -120,8 +125,39 @@ def to_split(x: np.ndarray, y: np.ndarray) -> Split:
     return Split(torch.from_numpy(pixels), torch.as_tensor(y, dtype=torch.long))
 
 
+def draw_subset(name: str, y: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a class-stratified sample of ``size`` of the labels ``y``, drawn
+    with ``seed`` (scikit-learn's stratified ``train_test_split``: each class keeps its
+    share, rounded). A size the pool cannot give, or one too small to hold every class, is
+    a DataError that says what is allowed."""
+    n_classes = int(len(np.unique(y)))
+    if size > len(y):
+        raise DataError(
+            f"subset={size} is larger than {name}'s {len(y)} images to draw from; allowed: "
+            f"0 (every image) or up to {len(y)}"
+        )
+    if size == len(y):
+        return np.arange(len(y))
+    try:
+        chosen, _ = train_test_split(
+            np.arange(len(y)), train_size=size, stratify=y, random_state=seed
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"cannot draw a stratified subset={size} of {name}'s {len(y)} images of "
+            f"{n_classes} classes ({one_line(exc)}); choose a larger subset"
+        ) from None
+    return np.sort(chosen)
+
+
 def from_arrays(name: str, x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> DatasetSplits:
-    """Labelled images (N, C, H, W) split three ways, stratified from ``cfg.seed``."""
+    """Labelled images (N, C, H, W) split three ways, stratified from ``cfg.seed``; with
+    ``cfg.subset``, a stratified sample of that many (drawn from ``cfg.subset_seed``) is
+    split instead, and its indices into ``x`` are kept."""
+    chosen = None
+    if cfg.subset:
+        chosen = draw_subset(name, y, cfg.subset, cfg.subset_seed)
+        x, y = x[chosen], y[chosen]
     tr, va, te = stratified_three_way(x, y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     return DatasetSplits(
         name,
@@ -129,6 +165,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> Data
         to_split(x[va], y[va]),
         to_split(x[te], y[te]),
         int(len(np.unique(y))),
+        subset_indices=chosen,
     )
 
 

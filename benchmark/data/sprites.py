@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import RunConfig
-from benchmark.data.splits import DatasetSplits, one_line, stratified_split, to_split
+from benchmark.data.splits import (
+    DatasetSplits,
+    from_arrays,
+    one_line,
+    stratified_split,
+    to_split,
+)
 from benchmark.errors import DataError
 
 # SPRITES as its generator writes it and the published loaders read it: one file per
@@ -83,9 +89,13 @@ def _read_sprites_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]
 def load_sprites(cfg: RunConfig) -> DatasetSplits:
     """SPRITES clips (8 frames of 64x64 RGB, 9 action-direction classes) from NumPy
     files (:func:`sprites_layout`). The official test files are the test split;
-    validation is a stratified share of the official training files."""
+    validation is a stratified share of the official training files. With
+    ``cfg.subset``, a stratified sample of the official training clips is split three
+    ways (as mnist5k is) and the test files are not read."""
     root = Path(cfg.data_dir)
     x_tr, y_tr = _read_sprites_split(root, "train")
+    if cfg.subset:  # drawn from the official training files, split as mnist5k is
+        return from_arrays("sprites", x_tr, y_tr, cfg)
     x_te, y_te = _read_sprites_split(root, "test")
     tr, va = stratified_split(np.arange(len(y_tr)), y_tr, cfg.val_fraction, cfg.seed)
     tr, va = np.sort(tr), np.sort(va)

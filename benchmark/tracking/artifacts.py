@@ -104,6 +104,11 @@ def log_table(rows: list[dict], name: str) -> None:
     mlflow.log_text(buf.getvalue(), name)
 
 
+def log_json(value: object, name: str) -> None:
+    """A JSON-serialisable value as a text artifact ``name``."""
+    mlflow.log_text(json.dumps(value), name)
+
+
 def log_figure(figure, name: str) -> None:  # noqa: ANN001 - a matplotlib Figure
     """A matplotlib figure as an image artifact."""
     mlflow.log_figure(figure, name)
