@@ -1,21 +1,29 @@
-"""The verdict on a paper dataset, resumable: `paper` preset, per seed the adaptive run,
-the from-scratch retrain at its size and a successive-halving search over the preset's
-sizes (optionally the full grid), then the report.
+"""The verdict protocol, resumable: on one dataset with the `paper` preset, per seed
+ALD-VAE and the from-scratch retrain at its size, the whole grid over the preset's sizes
+and the other methods; the stop rule's ablation; every finished step exported to a
+committed results folder, and the report rendered from that folder.
 
-    python scripts/verdict.py --dataset mnist --data_dir measurements/data --seeds 1
-    python scripts/verdict.py --dataset fashion-mnist --data_dir measurements/data \\
-        --seeds 1 --searches halving
+    python scripts/verdict.py --dataset mnist5k                       # the whole protocol
+    python scripts/verdict.py --dataset fashion-mnist --subset 5000 \\
+        --data_dir measurements/data                                  # Fashion-MNIST, 5,000
+    python scripts/verdict.py --dataset mnist5k --phases core --seeds 1,2
 
-Runs land in experiment ``verdict-<dataset>`` of the tracking store in
-``$MLFLOW_TRACKING_URI`` (default ``sqlite:///measurements/mlflow.db``), studies in
-``--storage`` (default ``sqlite:///measurements/optuna-studies.db``); ``measurements/``
-is ignored by git, so a later session continues where this one stopped. Every step
-that already has a FINISHED run is skipped; a search resumes from its study (a killed
-trial's retry continues from the trial's checkpoint). A run of a step that was killed
-continues from its last checkpoint (``$ALD_BENCHMARK_CHECKPOINTS``, default
-``measurements/checkpoints``), in place; without one it is ended FAILED and the step
-runs again. The
-report is rewritten after every step (``reports/verdict-<dataset>.pdf``).
+Phases (``--phases``, in this order by default): ``core`` runs ALD-VAE, its retrain,
+the grid and successive halving on seeds 1-5; ``rivals`` runs hyperband, active units,
+ARD and the ordered VAE on seeds 1-3; ``ablation`` runs ALD-VAE with each of the stop
+rule's four signals left out in turn on seeds 1-3 (the published rule is the core
+phase's ALD-VAE run). ``--seeds`` and ``--methods`` narrow a phase.
+
+The verdict is named ``verdict-<dataset>`` (``verdict-<dataset><N/1000>k`` with a
+subset): its runs go to that experiment of a tracking store of its own,
+``measurements/<name>/mlflow.db`` (studies in ``measurements/<name>/optuna.db``,
+checkpoints beside them; ``measurements/`` is ignored by git), the ablation's to
+``<name>-ablation``. After every finished step the experiment is exported to
+``results/<name>/`` (``results/<name>-ablation/``), which is committed, and the report
+``reports/<name>.pdf`` is rendered from the export. A step is skipped when the export or
+the store already holds its finished run, so the protocol continues on a fresh machine
+from what is committed; a run of a step that was killed continues from its checkpoint;
+a search resumes its study.
 """
 
 from __future__ import annotations
@@ -24,161 +32,304 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///measurements/mlflow.db")
-os.environ.setdefault("ALD_BENCHMARK_CHECKPOINTS", "measurements/checkpoints")
 
-import mlflow  # noqa: E402
-import torch  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from benchmark import tracking  # noqa: E402
-from benchmark.checkpoint import checkpoint_path  # noqa: E402
-from benchmark.config import RunConfig, parse_int_list, resolve_config  # noqa: E402
-from benchmark.interrupts import RunInterrupted, raise_on_signals  # noqa: E402
-from benchmark.methods import grid, halving  # noqa: E402
-from benchmark.report.collect import RETRAIN_ROLE  # noqa: E402
-from benchmark.report.write import generate_report  # noqa: E402
-from benchmark.runner import prepare, run_training  # noqa: E402
-from benchmark.search.parent import run_search  # noqa: E402
-from benchmark.search.spec import SearchSpec, derive_study_name  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ("adaptive", "grid", "halving")
+RIVALS = ("hyperband", "active-units", "ard", "ordered")
+PHASES = {
+    "core": ((1, 2, 3, 4, 5), CORE),
+    "rivals": ((1, 2, 3), RIVALS),
+    "ablation": ((1, 2, 3), ()),
+}
+# The stop rule's ablation: each variant leaves one signal out of the stop condition.
+SIGNALS = ("silhouette", "fid", "fid_recon", "recon_loss")
+ABLATION_TAG = "benchmark.ablation"
 
 
-def runs(client: MlflowClient, experiment_id: str, query: str) -> list:
-    return client.search_runs([experiment_id], filter_string=query, max_results=1000)
+def verdict_name(dataset: str, subset: int) -> str:
+    """``verdict-mnist5k``, ``verdict-fashion-mnist5k`` (a 5,000-image subset)."""
+    if not subset:
+        return f"verdict-{dataset}"
+    size = f"{subset // 1000}k" if subset % 1000 == 0 else str(subset)
+    return f"verdict-{dataset}{size}"
 
 
-def end_stale(client: MlflowClient, experiment_id: str, query: str, keep: str | None) -> None:
-    """End RUNNING runs of a step whose process is gone (this driver is the only writer
-    of its experiment) as FAILED, so they are never mistaken for live ones; ``keep`` is
-    the one about to be resumed."""
-    for run in runs(client, experiment_id, query + " and attributes.status = 'RUNNING'"):
-        if run.info.run_id == keep:
-            continue
-        tracking.mark_run_failed(run.info.run_id, "process vanished (verdict driver restarted)")
-        print(f"ended stale run {run.info.run_id} FAILED", flush=True)
+def ablation_variants() -> dict[str, str]:
+    """Variant name (``no-fid``) -> the stop_signals it trains with."""
+    return {f"no-{s}": ",".join(o for o in SIGNALS if o != s) for s in SIGNALS}
 
 
-def resumable(client: MlflowClient, experiment_id: str, query: str) -> str | None:
-    """The newest stopped run of a step (left RUNNING by a killed driver, or ended FAILED)
-    that has a checkpoint to continue from."""
-    for status in ("RUNNING", "FAILED"):
-        for run in runs(client, experiment_id, query + f" and attributes.status = '{status}'"):
-            if checkpoint_path(run.info.run_id).exists():
-                return run.info.run_id
-    return None
+@dataclass
+class Ledger:
+    """The finished runs a step may already have: those of the export and of the store."""
+
+    views: list  # RunView
+
+    def find(self, match: Callable) -> object | None:
+        done = [v for v in self.views if v.status == "FINISHED" and match(v)]
+        return max(done, key=lambda v: v.start_time) if done else None
 
 
-def finished(client: MlflowClient, experiment_id: str, query: str):
-    found = runs(client, experiment_id, query + " and attributes.status = 'FINISHED'")
-    return found[0] if found else None
-
-
-def step_adaptive(client, exp_id: str, cfg: RunConfig, prepared) -> str:
-    query = f"tags.`benchmark.method` = 'adaptive' and tags.`benchmark.seed` = '{cfg.seed}'"
-    done = finished(client, exp_id, query)
-    if done:
-        print(f"seed {cfg.seed}: adaptive done ({done.info.run_id})", flush=True)
-        return done.info.run_id
-    resume = resumable(client, exp_id, query)
-    if resume:
-        print(f"seed {cfg.seed}: adaptive run {resume} continues from its checkpoint", flush=True)
-    end_stale(client, exp_id, query, keep=resume)
-    out = run_training(
-        cfg, prepared, "adaptive", run_name=f"adaptive seed={cfg.seed}", resume_run_id=resume
-    )
-    return out.run_id
-
-
-def step_retrain(client, exp_id: str, cfg: RunConfig, prepared, adaptive_id: str) -> None:
-    query = (
-        f"tags.`benchmark.role` = '{RETRAIN_ROLE}' and tags.`benchmark.retrain_of` = "
-        f"'{adaptive_id}'"
-    )
-    if finished(client, exp_id, query):
-        print(f"seed {cfg.seed}: retrain done", flush=True)
-        return
-    resume = resumable(client, exp_id, query)
-    if resume:
-        print(f"seed {cfg.seed}: retrain {resume} continues from its checkpoint", flush=True)
-    end_stale(client, exp_id, query, keep=resume)
-    size = int(client.get_run(adaptive_id).data.metrics["final_latent_dim"])
-    run_training(
-        cfg,
-        prepared,
-        "fixed",
-        latent_dim=size,
-        run_name=f"retrain latent_dim={size} seed={cfg.seed}",
-        extra_tags={"benchmark.role": RETRAIN_ROLE, "benchmark.retrain_of": adaptive_id},
-        resume_run_id=resume,
-    )
-
-
-def step_search(client, exp_id: str, cfg: RunConfig, search: str, storage: str) -> None:
-    name = derive_study_name(cfg, search)
-    query = f"tags.`benchmark.method` = 'gridsearch' and tags.`benchmark.study_name` = '{name}'"
-    if finished(client, exp_id, query):
-        print(f"seed {cfg.seed}: {search} search done ({name})", flush=True)
-        return
-    end_stale(client, exp_id, query, keep=None)
-    spec = SearchSpec(
-        latent_sizes=list(cfg.latent_sizes),
-        storage=storage,
-        study_name=name,
-        n_workers=1,
-        search=search,
-    ).validate()
-    run_search(cfg, spec)
-
-
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--seeds", default="1")
-    parser.add_argument(
-        "--searches",
-        default=halving.METHOD.name,
-        help=f"{halving.METHOD.name}, {grid.METHOD.name} or both (comma list)",
-    )
-    parser.add_argument("--storage", default="sqlite:///measurements/optuna-studies.db")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--data_dir", default="")
+    parser.add_argument("--subset", type=int, default=0)
+    parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--seeds", default="", help="comma list; default: each phase's")
+    parser.add_argument("--methods", default="", help="comma list; default: each phase's")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--results", default=str(ROOT / "results"))
+    parser.add_argument("--no-report", action="store_true", help="export only")
+    parser.add_argument("--preset", default="paper", help="the protocol's preset (paper)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a config value over the preset (a smoke test's epochs, latent_sizes)",
+    )  # fmt: skip
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    experiment = f"verdict-{args.dataset}"
-    mlflow.set_experiment(experiment)
-    client = MlflowClient()
-    exp_id = client.get_experiment_by_name(experiment).experiment_id
-    output = Path("reports") / f"{experiment}.pdf"
-    searches = [s.strip() for s in args.searches.split(",") if s.strip()]
-    for seed in parse_int_list(args.seeds, "seeds"):
-        cfg = resolve_config(
-            "paper",
-            {"dataset": args.dataset, "data_dir": args.data_dir, "seed": str(seed)}
-            | {"device": args.device},
+
+    name = verdict_name(args.dataset, args.subset)
+    if args.preset != "paper":
+        name += f"-{args.preset}"
+    work = ROOT / "measurements" / name
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
+    os.environ.setdefault("ALD_BENCHMARK_CHECKPOINTS", str(work / "checkpoints"))
+
+    import torch
+
+    from benchmark.config import parse_int_list, resolve_config
+    from benchmark.interrupts import RunInterrupted, raise_on_signals
+    from benchmark.methods import METHODS, method
+
+    torch.set_num_threads(args.threads)
+    raise_on_signals()  # a stop ends the runs KILLED; starting the driver again resumes them
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        print(f"unknown phase {unknown[0]!r}; allowed: {', '.join(PHASES)}", file=sys.stderr)
+        return 2
+    chosen = [method(m.strip()).name for m in args.methods.split(",") if m.strip()]
+    try:
+        for phase in phases:
+            seeds, methods = PHASES[phase]
+            if args.seeds:
+                seeds = tuple(parse_int_list(args.seeds, "seeds"))
+            if chosen:
+                methods = tuple(m for m in methods if m in chosen)
+            for seed in seeds:
+                values = {"dataset": args.dataset, "seed": str(seed), "device": args.device}
+                values |= {"data_dir": args.data_dir, "subset": str(args.subset or "")}
+                values |= dict(item.split("=", 1) for item in args.set)
+                cfg = resolve_config(args.preset, values)
+                driver = Driver(name, cfg, work, Path(args.results), not args.no_report)
+                if phase == "ablation":
+                    driver.ablation()
+                else:
+                    for m in methods:
+                        driver.step(METHODS[m])
+    except RunInterrupted as stop:
+        print(f"{stop}: start the same command again to continue", file=sys.stderr)
+        return stop.exit_code
+    print(f"results: {Path(args.results) / name}", flush=True)
+    return 0
+
+
+class Driver:
+    """One seed's steps of one verdict: each skipped when done, else run, exported and
+    reported."""
+
+    def __init__(self, name: str, cfg, work: Path, results: Path, report: bool) -> None:  # noqa: ANN001
+        self.name, self.cfg, self.work = name, cfg, work
+        self.results, self.report = results, report
+        self._prepared = None
+
+    # --- where runs are -------------------------------------------------------------
+    def experiment_id(self, experiment: str) -> str:
+        import mlflow
+
+        exp = mlflow.get_experiment_by_name(experiment)
+        return exp.experiment_id if exp else mlflow.create_experiment(experiment)
+
+    def ledger(self, experiment: str) -> Ledger:
+        from mlflow.tracking import MlflowClient
+
+        from benchmark.report.export import read_rows, view_of
+        from benchmark.report.views import RunView
+
+        views = [view_of(r) for r in read_rows(self.results / experiment).values()]
+        runs = MlflowClient().search_runs([self.experiment_id(experiment)], max_results=5000)
+        return Ledger(views + [RunView.of(r) for r in runs])
+
+    def prepared(self):  # noqa: ANN201 - benchmark.runner.Prepared
+        from benchmark.runner import prepare
+
+        if self._prepared is None:
+            start = time.perf_counter()
+            self._prepared = prepare(self.cfg)
+            print(f"seed {self.cfg.seed}: data and extractor ready in "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+        return self._prepared
+
+    def stopped_run(self, experiment: str, match: Callable) -> str | None:
+        """The newest stopped run (RUNNING from a killed driver, or FAILED/KILLED) of a
+        step that has a checkpoint to continue from; the others are ended FAILED."""
+        from mlflow.tracking import MlflowClient
+
+        from benchmark import tracking
+        from benchmark.checkpoint import checkpoint_path
+        from benchmark.report.views import RunView
+
+        runs = MlflowClient().search_runs([self.experiment_id(experiment)], max_results=5000)
+        stopped = [RunView.of(r) for r in runs]
+        stopped = [v for v in stopped if v.status != "FINISHED" and match(v)]
+        stopped.sort(key=lambda v: v.start_time, reverse=True)
+        keep = next((v.run_id for v in stopped if checkpoint_path(v.run_id).exists()), None)
+        for v in stopped:
+            if v.status == "RUNNING" and v.run_id != keep:
+                tracking.mark_run_failed(v.run_id, "process vanished (verdict driver restarted)")
+        return keep
+
+    def finish(self, experiment: str) -> None:
+        """Export the seed's runs of ``experiment`` and render its report from the export."""
+        from benchmark.report.export import export_experiment
+        from benchmark.report.write import generate_report
+
+        folder = self.results / experiment
+        counts = export_experiment(experiment, folder, seeds=[self.cfg.seed])
+        print(f"exported seed {self.cfg.seed} of {experiment}: {counts} runs -> {folder}",
+              flush=True)  # fmt: skip
+        if self.report:
+            output = ROOT / "reports" / f"{experiment}.pdf"
+            generate_report(str(folder), output, overwrite=True)
+            print(f"report: {output}", flush=True)
+
+    # --- steps ----------------------------------------------------------------------
+    def _is(self, v, **tags: str) -> bool:  # noqa: ANN001 - a RunView
+        return v.seed == self.cfg.seed and all(v.tags.get(k) == t for k, t in tags.items())
+
+    def step(self, m) -> None:  # noqa: ANN001 - a benchmark.methods.Method
+        from benchmark.methods import adaptive as adaptive_method
+
+        if m is adaptive_method.METHOD:
+            adaptive_id = self.adaptive(self.name)
+            self.retrain(adaptive_id)
+        elif m.is_study:
+            self.study(m)
+        else:
+            self.rival(m)
+
+    def adaptive(self, experiment: str, variant: str = "", stop_signals: str = "") -> str:
+        import mlflow
+
+        from benchmark.methods import adaptive as adaptive_method
+        from benchmark.rivals import method_tags
+        from benchmark.runner import run_training
+
+        tags = method_tags(adaptive_method.METHOD) | ({ABLATION_TAG: variant} if variant else {})
+
+        def match(v) -> bool:  # noqa: ANN001
+            return v.method == "adaptive" and self._is(v, **tags)
+
+        label = f"seed {self.cfg.seed}: adaptive{f' {variant}' if variant else ''}"
+        done = self.ledger(experiment).find(match)
+        if done:
+            print(f"{label} done ({done.run_id})", flush=True)
+            return done.run_id
+        cfg = self.cfg
+        if stop_signals:
+            from dataclasses import replace
+
+            cfg = replace(cfg, stop_signals=stop_signals)
+        resume = self.stopped_run(experiment, match)
+        mlflow.set_experiment(experiment)
+        name = f"adaptive seed={cfg.seed}" + (f" {variant}" if variant else "")
+        out = run_training(cfg, self.prepared(), "adaptive", run_name=name, extra_tags=tags,
+                           resume_run_id=resume)  # fmt: skip
+        self.finish(experiment)
+        return out.run_id
+
+    def retrain(self, adaptive_id: str) -> None:
+        import mlflow
+
+        from benchmark.methods import adaptive as adaptive_method
+        from benchmark.rivals import RETRAIN_OF_TAG, RETRAIN_ROLE, ROLE_TAG, method_tags
+        from benchmark.runner import run_training
+
+        tags = method_tags(
+            adaptive_method.METHOD, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: adaptive_id}
         )
-        start = time.perf_counter()
-        prepared = prepare(cfg)
-        ready = time.perf_counter() - start
-        print(f"seed {seed}: data and extractor ready in {ready:.0f} s", flush=True)
-        adaptive_id = step_adaptive(client, exp_id, cfg, prepared)
-        generate_report(experiment, output, overwrite=True)
-        step_retrain(client, exp_id, cfg, prepared, adaptive_id)
-        generate_report(experiment, output, overwrite=True)
-        for search in searches:
-            step_search(client, exp_id, cfg, search, args.storage)
-            generate_report(experiment, output, overwrite=True)
-    print(f"report: {output}")
+
+        def match(v) -> bool:  # noqa: ANN001
+            return v.method == "fixed" and self._is(v, **tags)
+
+        ledger = self.ledger(self.name)
+        if ledger.find(match):
+            print(f"seed {self.cfg.seed}: retrain done", flush=True)
+            return
+        adaptive = ledger.find(lambda v: v.run_id == adaptive_id)
+        size = int(adaptive.metrics["final_latent_dim"])
+        resume = self.stopped_run(self.name, match)
+        mlflow.set_experiment(self.name)
+        run_training(self.cfg, self.prepared(), "fixed", latent_dim=size,
+                     run_name=f"retrain seed={self.cfg.seed} latent_dim={size}",
+                     extra_tags=tags, resume_run_id=resume)  # fmt: skip
+        self.finish(self.name)
+
+    def study(self, m) -> None:  # noqa: ANN001 - a study Method
+        import mlflow
+
+        from benchmark.experiment import study_spec
+        from benchmark.search.parent import run_search
+
+        spec = study_spec(self.cfg, m, f"sqlite:///{self.work / 'optuna.db'}", n_workers=1)
+
+        def match(v) -> bool:  # noqa: ANN001
+            return v.method == "gridsearch" and self._is(
+                v, **{"benchmark.study_name": spec.study_name}
+            )
+
+        if self.ledger(self.name).find(match):
+            print(f"seed {self.cfg.seed}: {m.name} done ({spec.study_name})", flush=True)
+            return
+        mlflow.set_experiment(self.name)
+        self.stopped_run(self.name, match)  # a stale parent ends FAILED; the study resumes
+        run_search(self.cfg, spec)
+        self.finish(self.name)
+
+    def rival(self, m) -> None:  # noqa: ANN001 - a one-training Method
+        import mlflow
+
+        from benchmark.rivals import RETRAIN_ROLE, ROLE_TAG, run_rival
+
+        role = {ROLE_TAG: RETRAIN_ROLE} if m.retrains else {}
+
+        def match(v) -> bool:  # noqa: ANN001
+            return v.method == "fixed" and self._is(
+                v, **{"benchmark.selection_method": m.name}, **role
+            )
+
+        if self.ledger(self.name).find(match):
+            print(f"seed {self.cfg.seed}: {m.name} done", flush=True)
+            return
+        mlflow.set_experiment(self.name)
+        self.stopped_run(self.name, lambda v: v.method == "fixed" and self._is(
+            v, **{"benchmark.selection_method": m.name}))  # fmt: skip
+        run_rival(m, self.cfg, self.prepared())
+        self.finish(self.name)
+
+    def ablation(self) -> None:
+        """The stop rule with each signal left out in turn (the published rule is the
+        verdict's own ALD-VAE run)."""
+        for variant, signals in ablation_variants().items():
+            self.adaptive(f"{self.name}-ablation", variant, signals)
 
 
 if __name__ == "__main__":
-    raise_on_signals()  # a stop ends the runs KILLED; starting the driver again resumes them
-    try:
-        sys.exit(main())
-    except RunInterrupted as stop:
-        print(f"{stop}: start the same command again to continue", file=sys.stderr)
-        sys.exit(stop.exit_code)
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Reading an experiment's runs back from MLflow (its API only) into report sections.
+"""Reading an experiment's runs back into report sections, from the MLflow tracking
+store (its API only) or from an exported results folder (:mod:`benchmark.report.source`).
 
 Nothing here imports the training code: the report sees exactly what a user sees in
 the MLflow UI. Runs are grouped into one section per (dataset, preset); inside a
@@ -8,20 +9,13 @@ count) are refused.
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 from collections import defaultdict
-from pathlib import Path
 
-import mlflow
-import pandas as pd
-from mlflow.tracking import MlflowClient
-
-from benchmark.errors import BenchmarkError
 from benchmark.methods import METHODS, Method
 from benchmark.methods import grid as grid_method
 from benchmark.methods import halving as halving_method
+from benchmark.report.source import ReportError, RunSource, TrackingSource
 from benchmark.report.views import (
     EPOCHS_METRIC,
     RivalView,
@@ -51,9 +45,6 @@ SELECTION_ROLE = "selection"
 NAMED_SEARCHES = (grid_method.METHOD.name, halving_method.METHOD.name)
 # A search parent without a benchmark.search tag (from before searches had one) is a grid
 UNTAGGED_SEARCH = grid_method.METHOD.name
-# artifact downloads are many and small: no progress bars in the report's output
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
 # RunView, SearchView, RivalView, SeedResult, Section and mean_sd live in .views and are
 # imported from here as before
 __all__ = [
@@ -66,31 +57,15 @@ __all__ = [
     "VAL_SIGNALS",
     "ReportError",
     "RivalView",
+    "RunSource",
     "RunView",
     "SearchView",
     "SeedResult",
     "Section",
+    "TrackingSource",
     "collect",
-    "download_image",
-    "history_frame",
     "mean_sd",
-    "metric_history",
 ]
-
-
-class ReportError(BenchmarkError):
-    """The experiment cannot be reported (missing, empty, or mixing incomparable runs)."""
-
-
-def _all_runs(client: MlflowClient, experiment_id: str) -> list[RunView]:
-    runs: list[RunView] = []
-    token = None
-    while True:
-        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
-        runs += [RunView.of(r) for r in page]
-        token = page.token
-        if not token:
-            return runs
 
 
 def _latest(runs: list[RunView]) -> RunView | None:
@@ -184,25 +159,23 @@ def _check_comparable(section: Section, runs: list[RunView]) -> None:
         setattr(section, key, statistics.fmean(values) if values else None)
 
 
-def collect(experiment: str, client: MlflowClient | None = None) -> list[Section]:
-    """Sections of the experiment named ``experiment``.
+def collect(experiment: str | RunSource, client=None) -> list[Section]:  # noqa: ANN001
+    """Sections of the experiment named ``experiment`` in the tracking store (through
+    ``client``, an MlflowClient), or of a :class:`RunSource` (an exported folder).
 
     Raises :class:`ReportError` for a missing experiment, an experiment with no runs of
     this project, and sections that mix incomparable FIDs."""
-    client = client or MlflowClient()
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        known = ", ".join(sorted(e.name for e in client.search_experiments()))
-        raise ReportError(f"experiment {experiment!r} does not exist; known: {known or 'none'}")
-    runs = [r for r in _all_runs(client, exp.experiment_id) if r.method and r.method != "report"]
+    source = TrackingSource(experiment, client) if isinstance(experiment, str) else experiment
+    name = experiment if isinstance(experiment, str) else source.label
+    runs = [r for r in source.runs() if r.method and r.method != "report"]
     if not runs:
         raise ReportError(
-            f"experiment {experiment!r} has no runs of this project (no benchmark.method tag); "
+            f"experiment {name!r} has no runs of this project (no benchmark.method tag); "
             "run `mlflow run . -e benchmark` or `-e adaptive` into it first"
         )
     for r in runs:
         if r.method in ("adaptive", "fixed") and EPOCHS_METRIC not in r.metrics:
-            steps = [m.step for m in client.get_metric_history(r.run_id, "latent_dim")]
+            steps = [step for step, _ in source.metric_history(r.run_id, "latent_dim")]
             r.metrics[EPOCHS_METRIC] = float(max(steps, default=0))
     groups: dict[tuple[str, str], list[RunView]] = defaultdict(list)
     for r in runs:
@@ -264,34 +237,5 @@ def collect(experiment: str, client: MlflowClient | None = None) -> list[Section
             section.missing.append("no finished grid search (`mlflow run . -e gridsearch`)")
         sections.append(section)
     if not sections:
-        raise ReportError(f"experiment {experiment!r} has no finished runs of this project")
+        raise ReportError(f"experiment {name!r} has no finished runs of this project")
     return sections
-
-
-def metric_history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
-    """(step, value) pairs of one metric, by step."""
-    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-
-
-def history_frame(run_id: str) -> pd.DataFrame | None:
-    """The run's ``history.csv`` artifact (phases and decisions per epoch), if any."""
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="history.csv", dst_path=tmp
-            )
-        except Exception:  # noqa: BLE001 - a run logged without the artifact
-            return None
-        return pd.read_csv(path)
-
-
-def download_image(run_id: str, name: str, folder: Path) -> Path | None:
-    """Download ``images/<name>`` of a run into ``folder``."""
-    try:
-        return Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=f"images/{name}", dst_path=str(folder / run_id)
-            )
-        )
-    except Exception:  # noqa: BLE001 - a run logged without images
-        return None

@@ -17,10 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 from benchmark.methods import METHODS  # noqa: E402
-from benchmark.report.collect import NAMED_SEARCHES, Section, download_image  # noqa: E402
+from benchmark.report.collect import NAMED_SEARCHES, Section  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.compute_page import compute_page  # noqa: E402
 from benchmark.report.grid_page import grid_page  # noqa: E402
@@ -28,6 +27,7 @@ from benchmark.report.headline import floors_text, headline_pages  # noqa: E402
 from benchmark.report.layout import caption, page  # noqa: E402
 from benchmark.report.pareto_page import methods_page
 from benchmark.report.rules_page import rules_page  # noqa: E402
+from benchmark.report.source import RunSource  # noqa: E402
 from benchmark.report.story import adaptive_page  # noqa: E402
 from benchmark.report.summary import MethodRow, method_rows  # noqa: E402
 
@@ -59,7 +59,7 @@ def whiten_label_band(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def images_page(section: Section) -> Figure | None:
+def images_page(section: Section, source: RunSource) -> Figure | None:
     seed = next((s for s in section.seeds if s.adaptive is not None), None)
     if seed is None:
         return None
@@ -88,7 +88,7 @@ def images_page(section: Section) -> Figure | None:
                 )
             ):
                 ax = fig.add_axes((0.03 + col * 0.49, 0.50 - row * 0.42, 0.45, 0.36))
-                path = download_image(run_id, name, Path(tmp))
+                path = source.image(run_id, name, Path(tmp))
                 if path is not None:
                     picture = whiten_label_band(mpimg.imread(path))
                     ax.imshow(picture, cmap="gray", interpolation="nearest")
@@ -115,9 +115,16 @@ def _whole(value: str | None) -> str:
     return "-" if value is None else str(int(float(value)))
 
 
-def provenance_page(section: Section, experiment: str) -> Figure:
+def provenance_page(
+    section: Section, experiment: str, read_from: str = "the MLflow tracking store"
+) -> Figure:
+    """Where every number came from: the input, the data, the preset, the FID, the machine,
+    the code and every run id."""
     fig = page(f"{section.dataset}: provenance")
-    lines = [f"experiment: {experiment}", f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"]
+    lines = [
+        f"experiment: {experiment}; read from {read_from}",
+        f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    ]
     any_run = next(
         (r for s in section.seeds for r in (s.adaptive, s.retrain) if r is not None), None
     )
@@ -172,7 +179,7 @@ def write_pdf(
     sections: list[Section],
     experiment: str,
     output: Path,
-    client: MlflowClient,
+    source: RunSource,
     measure: str = DEFAULT_MEASURE,
 ) -> dict[str, list[MethodRow]]:
     """Write the report, compute in ``measure`` (checked by the caller); returns each
@@ -184,13 +191,13 @@ def write_pdf(
             summary[f"{section.dataset}/{section.preset}"] = rows
             pages = [
                 *headline_pages(section, rows, experiment),
-                adaptive_page(section, client),
+                adaptive_page(section, source),
                 grid_page(section),
                 rules_page(section, rows),
                 compute_page(section, rows),
                 methods_page(section, rows),
-                images_page(section),
-                provenance_page(section, experiment),
+                images_page(section, source),
+                provenance_page(section, experiment, source.label),
             ]
             for fig in pages:
                 if fig is not None:

@@ -9,11 +9,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from mlflow.tracking import MlflowClient
 
 from benchmark import figures
-from benchmark.report.collect import VAL_SIGNALS, Section, history_frame, metric_history
+from benchmark.report.collect import VAL_SIGNALS, Section
 from benchmark.report.layout import caption, page
+from benchmark.report.source import RunSource
 
 Series = list[tuple[int, float]]
 # marker of each decision kind (one colour per seed)
@@ -47,23 +47,23 @@ def decisions(frame: pd.DataFrame | None) -> tuple[list[int], int | None, int | 
     )
 
 
-def gather(section: Section, client: MlflowClient) -> list[SeedStory]:
+def gather(section: Section, source: RunSource) -> list[SeedStory]:
     """Every seed's adaptive run: its latent size and validation signals per epoch (from
-    MLflow's metric history) and its decisions (from its history artifact)."""
+    its metric history) and its decisions (from its history artifact)."""
     out = []
     for s in section.seeds:
         if s.adaptive is None:
             continue
         run_id = s.adaptive.run_id
-        cuts, switch, stop = decisions(history_frame(run_id))
+        cuts, switch, stop = decisions(source.history_frame(run_id))
         out.append(
             SeedStory(
                 s.seed,
-                metric_history(client, run_id, "latent_dim"),
+                source.metric_history(run_id, "latent_dim"),
                 cuts,
                 switch,
                 stop,
-                {k: metric_history(client, run_id, k) for k in VAL_SIGNALS},
+                {k: source.metric_history(run_id, k) for k in VAL_SIGNALS},
             )
         )
     return out
@@ -186,7 +186,7 @@ def story_figure(section: Section, stories: list[SeedStory]) -> Figure:
     return fig
 
 
-def adaptive_page(section: Section, client: MlflowClient) -> Figure | None:
+def adaptive_page(section: Section, source: RunSource) -> Figure | None:
     """The story page, or None without an adaptive run."""
-    stories = gather(section, client)
+    stories = gather(section, source)
     return story_figure(section, stories) if stories else None

@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
 from benchmark.processes import pid_alive
 from benchmark.report.collect import ReportError, Section, collect
 from benchmark.report.compute import DEFAULT_MEASURE, check_measure, check_measure_name
+from benchmark.report.export import ExportSource, is_results_folder
 from benchmark.report.pdf import REPORT_CREATOR, write_pdf
+from benchmark.report.source import RunSource, TrackingSource
 from benchmark.report.summary import MethodRow
 
 
@@ -78,6 +78,14 @@ def _remove_stale_temporaries(output: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def source_of(experiment: str) -> tuple[str, RunSource]:
+    """The experiment's name and where its runs are read from: a results folder (a path
+    holding ``seed*.jsonl``, named after the folder) or the tracking store."""
+    if is_results_folder(experiment):
+        return Path(experiment).resolve().name, ExportSource(Path(experiment))
+    return experiment, TrackingSource(experiment)
+
+
 def generate_report(
     experiment: str,
     output: Path | None = None,
@@ -85,20 +93,22 @@ def generate_report(
     compute: str = DEFAULT_MEASURE,
 ) -> ReportResult:
     """Collect the experiment's runs and write the PDF (atomically: a failure leaves no
-    half-written file). An existing report at ``output`` is replaced only with
+    half-written file). ``experiment`` names an experiment of the tracking store, or is
+    the path of an exported results folder (:mod:`benchmark.report.export`), read
+    without any tracking store. An existing report at ``output`` is replaced only with
     ``overwrite``; any other existing file never. ``compute`` is the measure of the
     compute table and page (``wall_clock``, ``cpu_time`` or ``gpu_time``); a measure
     that some of the runs did not log is refused with one line."""
     check_measure_name(compute)
-    output = Path(output) if output else default_output(experiment)
+    name, source = source_of(experiment)
+    output = Path(output) if output else default_output(name)
     check_writable(output, overwrite)
     _remove_stale_temporaries(output)
-    client = MlflowClient()
-    sections = collect(experiment, client)
+    sections = collect(source)
     check_measure(sections, compute)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        rows = write_pdf(sections, experiment, tmp, client, compute)
+        rows = write_pdf(sections, name, tmp, source, compute)
         os.replace(tmp, output)
     except OSError as exc:  # a place that takes no file (/proc, a full disk)
         raise ReportError(f"cannot write the report to {output}: {exc.strerror or exc}") from None
