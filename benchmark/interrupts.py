@@ -10,7 +10,9 @@ point exits with one line and the shell's code for the signal (128 + its number)
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -40,10 +42,41 @@ def _ignore(_signum: int, _frame: FrameType | None) -> None:
     SIG_IGN, which makes Python report a signal "ignored due to race condition"."""
 
 
-def _raise(signum: int, _frame: FrameType | None) -> None:
+# Modules that talk to a database. A signal's exception must not land inside them: one
+# raised between a cursor's execute and its fetch leaves the SQLite statement open, and
+# while the exception (whose traceback holds the cursor) unwinds, that open read keeps a
+# SHARED lock on the file, so every commit of the stop itself (the trial told FAIL, the
+# run ended KILLED) waits out the busy timeout (60 s for the studies) and then fails.
+DATABASE_MODULES = ("sqlalchemy", "sqlite3", "optuna.storages", "mlflow.store", "alembic")
+# How soon a signal that came during a database call is delivered again.
+RETRY_S = 0.05
+
+
+def in_database_call(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or one of its callers runs code of :data:`DATABASE_MODULES`."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if any(name == m or name.startswith(m + ".") for m in DATABASE_MODULES):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _deliver_again(signum: int) -> None:
+    """Send ``signum`` to this process again in :data:`RETRY_S`, from a timer thread (a
+    signal handler runs only in the main thread, at its next Python instruction)."""
+    timer = threading.Timer(RETRY_S, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    _state["signum"] = signum  # check() and interrupted() see it from now on
+    if in_database_call(frame):  # finish the call first (see DATABASE_MODULES)
+        _deliver_again(signum)
+        return
     for sig in SIGNALS:
         signal.signal(sig, _ignore)
-    _state["signum"] = signum
     raise RunInterrupted(signum)
 
 
