@@ -45,7 +45,7 @@ MAX_IMAGE_SIZE = 256
 # File-backed datasets that torchvision can download (`download=true`).
 DOWNLOADABLE_DATASETS = ("mnist", "fashion-mnist", "eurosat")
 PRUNE_ORDERS = ("last", "kl")
-# The validation signals the stop rule can read (benchmark.adaptive.Signals' fields).
+# The validation signals the stop rule can read (benchmark.training.controller.Signals' fields).
 STOP_SIGNALS = ("silhouette", "fid", "fid_recon", "recon_loss")
 # Smallest subset (our choice): every class with at least about two images expected in
 # the smallest split, at the project's split fractions and ten classes.
@@ -77,7 +77,7 @@ class RunConfig:
     image_size: int = IMAGE_SIZE_AUTO
     device: str = "auto"
     # Mixed precision (float16 autocast + GradScaler) for training steps; CUDA only,
-    # ignored on a CPU (see benchmark.train.amp_active).
+    # ignored on a CPU (see benchmark.training.loop.amp_active).
     amp: bool = False
     # Optimisation (paper: Adam with amsgrad, lr 1e-3, batch 64, 200 epochs).
     epochs: int = 200
@@ -88,7 +88,7 @@ class RunConfig:
     hidden_dim: int = 400
     posterior: str = "logvar"
     initial_latent_dim: int = 64
-    # Controller (paper defaults; see benchmark.adaptive).
+    # Controller (paper defaults; see benchmark.training.controller).
     adaptive: bool = True
     prune_order: str = "last"
     patience: int = 5

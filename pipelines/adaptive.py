@@ -6,7 +6,7 @@ import sys
 
 from benchmark import tracking
 from benchmark.config import resolve_config
-from benchmark.runner import prepare, run_training
+from benchmark.tracking.training_run import prepare, run_training
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = (

@@ -1,7 +1,7 @@
 """`mlflow run . -e benchmark`: the main job. For each seed, every chosen selection method
 (``methods``; default: one ALD-VAE run and a grid search) on the same data (optionally a
 from-scratch retrain at the adaptive size), then the PDF report of the experiment (the
-loop is :mod:`benchmark.experiment`)."""
+loop is :mod:`benchmark.jobs.experiment`)."""
 
 from __future__ import annotations
 
@@ -51,11 +51,11 @@ def main(argv: list[str]) -> None:
     # first and imports the same modules meanwhile (start_worker_server_early)
     from benchmark import tracking
     from benchmark.config import parse_int_list, resolve_config
-    from benchmark.experiment import method_specs, run_experiment
-    from benchmark.masking import mask_url
+    from benchmark.jobs.experiment import method_specs, run_experiment
     from benchmark.methods import default_methods, parse_methods
     from benchmark.search.spec import DEFAULT_STORAGE
     from benchmark.search.storage import refuse_password
+    from benchmark.system.masking import mask_url
 
     params = parse_params(argv, PARAMETERS)
     preset = params.pop("preset", "") or "quick"

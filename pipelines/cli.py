@@ -60,7 +60,7 @@ def bool_param(params: dict[str, str], name: str) -> bool:
 def start_worker_server_early(
     argv: list[str], allowed: tuple[str, ...], processes_from: int
 ) -> None:
-    """Start the server that worker processes fork from (``benchmark.search.processes``)
+    """Start the server that worker processes fork from (``benchmark.search.fork_server``)
     when this entry point will start some: ``n_workers >= processes_from`` (2 where one
     worker trains in the entry point's own process, 1 where none does) and no
     ``coordinate_only``. Called before the entry point imports its modules, so that the
@@ -73,7 +73,7 @@ def start_worker_server_early(
     except BenchmarkError:
         return
     if n_workers >= processes_from and not coordinate_only:
-        from benchmark.search import processes
+        from benchmark.search import fork_server as processes
 
         processes.warm_up()
 
@@ -99,11 +99,11 @@ def run_entry_point(
     and beats (a top-level run ends the runs of its experiment whose process vanished:
     ``benchmark.tracking.tracked_run``). A :class:`BenchmarkError` prints one line to
     stderr and exits 2, after ending that run FAILED with the reason. SIGINT and SIGTERM
-    end every run being tracked KILLED (``benchmark.interrupts``), print one line (with
+    end every run being tracked KILLED (``benchmark.system.interrupts``), print one line (with
     ``resume_hint``, where ``{run_id}`` is the stopped run) and exit 128 + the signal's
     number."""
     from benchmark import tracking
-    from benchmark.interrupts import RunInterrupted, raise_on_signals
+    from benchmark.system.interrupts import RunInterrupted, raise_on_signals
 
     raise_on_signals()
     run_id = tracking.env_run_id()

@@ -9,7 +9,7 @@ import sys
 from benchmark import tracking
 from benchmark.config import MAX_LATENT_DIM, parse_int_list, resolve_config
 from benchmark.errors import ConfigError
-from benchmark.runner import prepare, run_training
+from benchmark.tracking.training_run import prepare, run_training
 from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
 from pipelines.adaptive import RESUME_HINT
 from pipelines.cli import parse_params, run_entry_point

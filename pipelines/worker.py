@@ -23,10 +23,10 @@ def main(argv: list[str]) -> None:
     # imported here, not above: run as a program, the worker processes' server starts
     # first and imports the same modules meanwhile (start_worker_server_early)
     from benchmark import tracking
-    from benchmark.masking import mask_url
     from benchmark.search.join import join_study, run_joined_worker
     from benchmark.search.spec import DEFAULT_STORAGE
     from benchmark.search.storage import refuse_password
+    from benchmark.system.masking import mask_url
 
     params = parse_params(argv, PARAMETERS)
     study_name = params.pop("study_name", "")

@@ -9,7 +9,7 @@ pytorch-fid as the project used it before (float64 mean and np.cov, then
 `benchmark.metrics.frechet_distance` (nuclear norm of a small cross product). Times are
 medians over repetitions; pytorch-fid costs ~8-100 s a call at D = 2048, so it runs once
 per shape. Both run with one BLAS thread by default, as the training loop's validation
-signals do (benchmark/train.py); on a loaded 2-core machine two OpenBLAS threads make
+signals do (benchmark/training/loop.py); on a loaded 2-core machine two OpenBLAS threads make
 either side several times slower and the timings noisy. The last line is the smallest
 speed-up at N = 100 and N = 750 (issue 10 target: >= 100x with equal values).
 """

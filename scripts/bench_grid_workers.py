@@ -7,7 +7,7 @@ speed-up of N local workers, measured in one process and printed as ratios.
 
 The N workers train N trials at once: one in the search's own process, N - 1 in worker
 processes that start while it trains. Those fork from a server that has imported what
-they run (``benchmark.search.processes``), started before this script's own imports,
+they run (``benchmark.search.fork_server``), started before this script's own imports,
 as the ``gridsearch``, ``benchmark`` and ``worker`` entry points start it before theirs:
 its imports overlap this process's, which the elapsed times below do not include either.
 On a GPU (``--device cuda``) they share the same device (docs/gpu.md: 1, 3 and 9
@@ -40,7 +40,7 @@ import statistics
 import tempfile
 from typing import TYPE_CHECKING
 
-from benchmark.search import processes  # imports nothing heavy
+from benchmark.search import fork_server as processes  # imports nothing heavy
 
 if TYPE_CHECKING:
     from benchmark.search.spec import SearchSpec

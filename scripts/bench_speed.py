@@ -16,9 +16,9 @@ import time
 import torch
 
 from benchmark.config import resolve_config
-from benchmark.models import build_model, negative_elbo
-from benchmark.runner import prepare
-from benchmark.train import make_optimizer, train
+from benchmark.models.vaes import build_model, negative_elbo
+from benchmark.tracking.training_run import prepare
+from benchmark.training.loop import make_optimizer, train
 
 
 def bare_epochs(x: torch.Tensor, cfg, image_shape, epochs: int, seed: int) -> list[float]:

@@ -5,14 +5,14 @@ interpreters (the figures behind the README's account of the 2-worker speed-up):
 
 Printed, each as the median over the repeats with its range:
 - ``import``: seconds to import what a worker runs (``benchmark.search.worker`` and
-  ``benchmark.runner``: torch, MLflow, Optuna, scikit-learn);
+  ``benchmark.tracking.training_run``: torch, MLflow, Optuna, scikit-learn);
 - ``torchvision``: seconds more that ``import torchvision`` would add on top (the image
   grids no longer need it);
 - ``exit, interpreter teardown``: seconds from a worker's last line to the end of its
   process when Python tears its modules down, and ``exit, without teardown`` with the
   worker's ``_exit_without_teardown``; their ratio;
 - ``start from the warm fork server``: seconds from asking for a worker process
-  (``benchmark.search.processes.start``) to its main's first line, once the server has
+  (``benchmark.search.fork_server.start``) to its main's first line, once the server has
   imported what a worker runs (the imports above are then paid once, by the server,
   while the entry point imports its own); its ratio to ``import`` last.
 """
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-IMPORTS = "import benchmark.search.worker, benchmark.runner"
+IMPORTS = "import benchmark.search.worker, benchmark.tracking.training_run"
 TIMED_IMPORTS = (
     "import time\n"
     "t = time.perf_counter()\n"
@@ -60,7 +60,7 @@ def _forked_starts(repeats: int) -> list[float]:
     import tempfile
     from pathlib import Path
 
-    from benchmark.search import processes
+    from benchmark.search import fork_server as processes
 
     with tempfile.TemporaryDirectory() as tmp:
         mark = str(Path(tmp) / "began")

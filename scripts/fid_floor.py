@@ -26,9 +26,9 @@ from mlflow.tracking import MlflowClient
 from benchmark import tracking
 from benchmark.config import parse_int_list, resolve_config
 from benchmark.metrics.fid import frechet_distance
-from benchmark.runner import prepare
-from benchmark.signals import fid_reference, generate
-from benchmark.train import train
+from benchmark.tracking.training_run import prepare
+from benchmark.training.loop import train
+from benchmark.training.outputs import fid_reference, generate
 
 DRAWS = 5
 

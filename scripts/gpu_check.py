@@ -37,7 +37,7 @@ from benchmark.metrics.features import (  # noqa: E402
     make_feature_extractor,
 )
 from benchmark.metrics.fid import frechet_distance  # noqa: E402
-from benchmark.train import train  # noqa: E402
+from benchmark.training.loop import train  # noqa: E402
 
 # The real datasets' sizes (EuroSAT RGB: 27,000 images in 10 classes; MNIST: 60,000 +
 # 10,000; SPRITES: 9,000 training and 2,664 test clips in 9 classes).

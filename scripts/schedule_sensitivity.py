@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 
 from benchmark.config import resolve_config
-from benchmark.runner import prepare
-from benchmark.train import TrainResult, train
+from benchmark.tracking.training_run import prepare
+from benchmark.training.loop import TrainResult, train
 
 # name -> (preset, overrides). `quick` scales the paper's windows by the same 2/5 as
 # its decision interval (5 -> 2 epochs); `quick-paper-windows` keeps the paper's windows

@@ -105,8 +105,8 @@ def main() -> int:
     import torch
 
     from benchmark.config import parse_int_list, resolve_config
-    from benchmark.interrupts import RunInterrupted, raise_on_signals
     from benchmark.methods import METHODS, method
+    from benchmark.system.interrupts import RunInterrupted, raise_on_signals
 
     torch.set_num_threads(args.threads)
     raise_on_signals()  # a stop ends the runs KILLED; starting the driver again resumes them
@@ -167,8 +167,8 @@ class Driver:
         runs = MlflowClient().search_runs([self.experiment_id(experiment)], max_results=5000)
         return Ledger(views + [RunView.of(r) for r in runs])
 
-    def prepared(self):  # noqa: ANN201 - benchmark.runner.Prepared
-        from benchmark.runner import prepare
+    def prepared(self):  # noqa: ANN201 - benchmark.tracking.training_run.Prepared
+        from benchmark.tracking.training_run import prepare
 
         if self._prepared is None:
             start = time.perf_counter()
@@ -183,8 +183,8 @@ class Driver:
         from mlflow.tracking import MlflowClient
 
         from benchmark import tracking
-        from benchmark.checkpoint import checkpoint_path
         from benchmark.report.views import RunView
+        from benchmark.training.checkpoint import checkpoint_path
 
         runs = MlflowClient().search_runs([self.experiment_id(experiment)], max_results=5000)
         stopped = [RunView.of(r) for r in runs]
@@ -228,9 +228,9 @@ class Driver:
     def adaptive(self, experiment: str, variant: str = "", stop_signals: str = "") -> str:
         import mlflow
 
+        from benchmark.jobs.rivals import method_tags
         from benchmark.methods import adaptive as adaptive_method
-        from benchmark.rivals import method_tags
-        from benchmark.runner import run_training
+        from benchmark.tracking.training_run import run_training
 
         tags = method_tags(adaptive_method.METHOD) | ({ABLATION_TAG: variant} if variant else {})
 
@@ -258,9 +258,9 @@ class Driver:
     def retrain(self, adaptive_id: str) -> None:
         import mlflow
 
+        from benchmark.jobs.rivals import RETRAIN_OF_TAG, RETRAIN_ROLE, ROLE_TAG, method_tags
         from benchmark.methods import adaptive as adaptive_method
-        from benchmark.rivals import RETRAIN_OF_TAG, RETRAIN_ROLE, ROLE_TAG, method_tags
-        from benchmark.runner import run_training
+        from benchmark.tracking.training_run import run_training
 
         tags = method_tags(
             adaptive_method.METHOD, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: adaptive_id}
@@ -285,7 +285,7 @@ class Driver:
     def study(self, m) -> None:  # noqa: ANN001 - a study Method
         import mlflow
 
-        from benchmark.experiment import study_spec
+        from benchmark.jobs.experiment import study_spec
         from benchmark.search.parent import run_search
 
         spec = study_spec(self.cfg, m, f"sqlite:///{self.work / 'optuna.db'}", n_workers=1)
@@ -306,7 +306,7 @@ class Driver:
     def rival(self, m) -> None:  # noqa: ANN001 - a one-training Method
         import mlflow
 
-        from benchmark.rivals import RETRAIN_ROLE, ROLE_TAG, run_rival
+        from benchmark.jobs.rivals import RETRAIN_ROLE, ROLE_TAG, run_rival
 
         role = {ROLE_TAG: RETRAIN_ROLE} if m.retrains else {}
 

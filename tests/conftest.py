@@ -17,10 +17,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # not slow down by 10-20x when another process holds one of the two cores.
 torch.set_num_threads(1)
 
-from benchmark.checkpoint import CHECKPOINT_ENV  # noqa: E402
 from benchmark.config import RunConfig, resolve_config  # noqa: E402
 from benchmark.data import DatasetSplits, load_dataset  # noqa: E402
 from benchmark.metrics.features import CACHE_ENV, make_feature_extractor  # noqa: E402
+from benchmark.training.checkpoint import CHECKPOINT_ENV  # noqa: E402
 
 # Small enough for a CPU run of a few seconds, large enough to shrink a few times.
 TINY = {

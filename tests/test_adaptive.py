@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals, slope
 from benchmark.config import parse_stop_signals, resolve_config
 from benchmark.errors import ConfigError
+from benchmark.training.controller import AldController, ControllerConfig, Decision, Signals, slope
 
 FLAT = Signals(recon_loss=100.0, fid=10.0, fid_recon=5.0, silhouette=0.1)
 

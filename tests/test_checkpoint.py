@@ -1,4 +1,4 @@
-"""Checkpoints and resume (benchmark.checkpoint, train(checkpoint=, resume=)): a training
+"""Checkpoints and resume (benchmark.training.checkpoint, train(checkpoint=, resume=)): a training
 stopped after any epoch and resumed from its last checkpoint ends exactly as the same
 training that never stopped: the same decisions, sizes, losses and weights."""
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from test_decision_parity import ScriptedProbe, loop_config, random_history
 
-from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 from benchmark.errors import ConfigError
-from benchmark.train import EpochRecord, train
+from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+from benchmark.training.loop import EpochRecord, train
 
 CPU = torch.device("cpu")
 EPOCHS = 30
@@ -113,7 +113,7 @@ def test_a_checkpoint_of_another_configuration_is_refused(make_cfg, digits_data,
 
 
 def test_checkpoints_live_under_the_configured_root(tmp_path, monkeypatch):
-    from benchmark.checkpoint import CHECKPOINT_ENV
+    from benchmark.training.checkpoint import CHECKPOINT_ENV
 
     monkeypatch.setenv(CHECKPOINT_ENV, str(tmp_path))
     assert checkpoint_path("abc") == tmp_path / "abc.pt"
@@ -125,7 +125,7 @@ def test_a_stopped_run_continues_in_place(mlflow_store, make_cfg, digits_data, d
     decisions and test metrics of an uninterrupted run; the checkpoint is then removed."""
     from mlflow.tracking import MlflowClient
 
-    from benchmark.runner import Prepared, run_training
+    from benchmark.tracking.training_run import Prepared, run_training
 
     cfg = make_cfg(epochs=8, patience=2, coarse_step=4)
     prepared = Prepared(digits_data, digits_extractor, CPU)

@@ -19,7 +19,8 @@ from benchmark.metrics.features import (
     domain_first_stride,
     frames_as_channels,
 )
-from benchmark.models import (
+from benchmark.models.surgery import remove_latent_dims
+from benchmark.models.vaes import (
     MLPVAE,
     Conv3dVAE,
     ConvVAE,
@@ -29,9 +30,8 @@ from benchmark.models import (
     model_from_config,
     negative_elbo,
 )
-from benchmark.signals import clips_as_strips, image_grids
-from benchmark.surgery import remove_latent_dims
-from benchmark.train import amp_active, train_one_epoch
+from benchmark.training.loop import amp_active, train_one_epoch
+from benchmark.training.outputs import clips_as_strips, image_grids
 
 IMAGE = (3, 64, 64)
 CLIP = (3, 8, 64, 64)
@@ -299,7 +299,7 @@ def test_amp_is_only_active_on_cuda(make_cfg):
 
 
 def test_amp_true_on_a_cpu_trains_exactly_as_float32(make_cfg, digits_data, digits_extractor):
-    from benchmark.train import train
+    from benchmark.training.loop import train
 
     device = torch.device("cpu")
     histories = []

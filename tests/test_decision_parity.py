@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-import benchmark.train as train_module
-from benchmark.adaptive import AldController, ControllerConfig, Signals
-from benchmark.train import train
+import benchmark.training.loop as train_module
+from benchmark.training.controller import AldController, ControllerConfig, Signals
+from benchmark.training.loop import train
 
 N_HISTORIES = 60
 CPU = torch.device("cpu")

@@ -9,15 +9,15 @@ import pytest
 import torch
 from contract import TEST_METRICS
 
-import benchmark.evaluate as evaluate_module
+import benchmark.training.evaluation as evaluate_module
 from benchmark.data import Split
-from benchmark.evaluate import evaluate, make_test_reference
 from benchmark.metrics.clustering import active_units
 from benchmark.metrics.fid import frechet_distance
-from benchmark.models import build_model, model_from_config
-from benchmark.signals import encode_all, image_grids
-from benchmark.surgery import remove_latent_dims
-from benchmark.train import train
+from benchmark.models.surgery import remove_latent_dims
+from benchmark.models.vaes import build_model, model_from_config
+from benchmark.training.evaluation import evaluate, make_test_reference
+from benchmark.training.loop import train
+from benchmark.training.outputs import encode_all, image_grids
 
 KEYS = {*TEST_METRICS, "test_fid_samples", "test_fid_floor", "final_latent_dim"}
 

@@ -1,4 +1,4 @@
-"""The main job's loop (benchmark.experiment) called as a library: the per-seed grid
+"""The main job's loop (benchmark.jobs.experiment) called as a library: the per-seed grid
 searches it plans, an output it cannot write, and one tiny real job on digits."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import ConfigError
-from benchmark.experiment import grid_specs, run_experiment
+from benchmark.jobs.experiment import grid_specs, run_experiment
 from benchmark.report.collect import RETRAIN_ROLE, ReportError
 
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.grids import LABEL_BAND, MIN_TILE_SIDE, grid_image, tile, upscale_factor
+from benchmark.tracking.image_grids import (
+    LABEL_BAND,
+    MIN_TILE_SIDE,
+    grid_image,
+    tile,
+    upscale_factor,
+)
 
 
 def test_small_tiles_are_upscaled_to_a_readable_side():

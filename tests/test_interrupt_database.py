@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from benchmark import interrupts
-from benchmark.interrupts import RunInterrupted
 from benchmark.search.storage import _sqlite_immediate_transactions
+from benchmark.system import interrupts
+from benchmark.system.interrupts import RunInterrupted
 
 ROWS = 2000
 
@@ -25,7 +25,7 @@ ROWS = 2000
 @pytest.fixture
 def handlers():
     """raise_on_signals() for one test; pytest's handlers and the module state after."""
-    saved = {sig: signal.getsignal(sig) for sig in interrupts.SIGNALS}
+    saved = {sig: signal.getsignal(sig) for sig in interrupts.HANDLED_SIGNALS}
     interrupts.raise_on_signals()
     yield
     for sig, handler in saved.items():

@@ -16,7 +16,7 @@ from commands import module_command, subprocess_env
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
-from benchmark.processes import pid_alive
+from benchmark.system.pids import pid_alive
 
 # --- the reaper, on runs made by hand ---------------------------------------------------
 

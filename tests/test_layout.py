@@ -1,70 +1,188 @@
-"""The package's layering (ARCHITECTURE.md): the library never imports the entry points,
-its modules import one another without cycles, and the search and report packages
-import in a fresh interpreter."""
+"""The layout's rules (docs/architecture.md), checked on the source: imports go one way
+down the rooms, only ``search/`` talks to Optuna, only ``tracking/`` writes to MLflow
+and ``report/`` only reads it, the training code knows neither, no import cycle, no
+module name twice and no module much over 400 lines."""
 
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
+from collections import defaultdict
 from pathlib import Path
 
-from commands import REPO
+import pytest
 
-LIBRARY = REPO / "benchmark"
+PACKAGE = Path(__file__).resolve().parents[1] / "benchmark"
+# Rooms from the top down: a module imports from its own room or from rooms below it.
+# ``base`` is the package's top-level modules (errors, config, the selection rule).
+ROOMS = (
+    "jobs",
+    "search",
+    "report",
+    "tracking",
+    "methods",
+    "training",
+    "data",
+    "models",
+    "metrics",
+    "system",
+    "base",
+)
+# rooms on one level that must not import each other
+SIBLINGS = (("search", "report"),)
+MAX_LINES = 425  # "about 400"
+# MLflow calls that write; the report only reads
+MLFLOW_WRITES = {
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_artifact",
+    "log_artifacts",
+    "log_figure",
+    "log_image",
+    "log_dict",
+    "log_text",
+    "log_table",
+    "log_batch",
+    "set_tag",
+    "set_tags",
+    "delete_tag",
+    "start_run",
+    "end_run",
+    "create_run",
+    "set_terminated",
+    "update_run",
+    "delete_run",
+    "create_experiment",
+    "set_experiment",
+}
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, at the top or inside a function."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+MODULES = _modules()
+
+
+def room(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or (len(parts) == 2 and not (PACKAGE / parts[1]).is_dir()):
+        return "base"
+    return parts[1]
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """Every imported module name (module level, inside functions, under TYPE_CHECKING)
+    with its line, ``from a import b`` giving ``a.b`` where that is a module."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            # `from benchmark import tracking` imports the module benchmark.tracking
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return names
+            out += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, node.lineno))
+            out += [
+                (f"{node.module}.{a.name}", node.lineno)
+                for a in node.names
+                if f"{node.module}.{a.name}" in MODULES
+            ]
+    return out
 
 
-def _library_graph() -> dict[str, set[str]]:
-    modules = {_module_name(p): p for p in LIBRARY.rglob("*.py")}
-    return {name: _imports(path) & set(modules) - {name} for name, path in modules.items()}
+def _own_imports(path: Path) -> set[str]:
+    return {m for m, _ in _imports(path) if m in MODULES}
 
 
-def test_the_library_never_imports_the_entry_points():
-    offenders = {
-        _module_name(p): sorted(m for m in _imports(p) if m.split(".")[0] == "pipelines")
-        for p in LIBRARY.rglob("*.py")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+def test_every_module_is_in_a_room():
+    assert {room(m) for m in MODULES} <= set(ROOMS)
 
 
-def test_library_modules_import_one_another_without_cycles():
-    graph = _library_graph()
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in path:
-            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(name) :], name]))
-        if name in done:
-            return
-        for dep in sorted(graph[name]):
-            visit(dep, [*path, name])
-        done.add(name)
-
-    for name in sorted(graph):
-        visit(name, [])
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_go_down(module):
+    here = ROOMS.index(room(module))
+    up = [
+        f"{target} ({room(target)}) at line {line}"
+        for target, line in _imports(MODULES[module])
+        if target in MODULES and ROOMS.index(room(target)) < here
+    ]
+    assert not up, f"{module} ({room(module)}) imports upward: {', '.join(up)}"
+    for a, b in SIBLINGS:
+        if room(module) in (a, b):
+            other = b if room(module) == a else a
+            assert not [t for t in _own_imports(MODULES[module]) if room(t) == other]
 
 
-def test_search_and_report_packages_import_in_a_fresh_interpreter():
-    subprocess.run(
-        [sys.executable, "-c", "import benchmark.search, benchmark.report"],
-        cwd=REPO,
-        check=True,
+def _uses(module: str, library: str) -> bool:
+    return any(
+        m == library or m.startswith(library + ".") for m, _ in _imports(MODULES[module])
     )
+
+
+def test_only_search_imports_optuna():
+    users = sorted(m for m in MODULES if _uses(m, "optuna"))
+    assert users and all(room(m) == "search" for m in users), users
+
+
+def test_only_tracking_and_report_import_mlflow():
+    users = sorted(m for m in MODULES if _uses(m, "mlflow"))
+    assert users and all(room(m) in ("tracking", "report") for m in users), users
+
+
+def test_training_and_models_know_neither_mlflow_nor_optuna():
+    for m in MODULES:
+        if room(m) in ("training", "models"):
+            assert not _uses(m, "mlflow") and not _uses(m, "optuna"), m
+
+
+def test_the_report_only_reads_mlflow():
+    for m, path in MODULES.items():
+        if room(m) != "report":
+            continue
+        calls = {
+            node.attr
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and node.attr in MLFLOW_WRITES
+        }
+        assert not calls, f"{m} calls {sorted(calls)}"
+
+
+def test_no_import_cycle():
+    graph = {m: _own_imports(p) - {m} for m, p in MODULES.items()}
+    # a package's own __init__ importing its submodules is no cycle of the code
+    state: dict[str, int] = defaultdict(int)  # 0 new, 1 on the path, 2 done
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(graph[m]):
+            if m.startswith(t + ".") or t.startswith(m + "."):
+                continue
+            if state[t] == 1:
+                raise AssertionError(" -> ".join(path[path.index(t) :] + [t]))
+            if state[t] == 0:
+                visit(t)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if state[m] == 0:
+            visit(m)
+
+
+def test_no_two_modules_share_a_name():
+    names = defaultdict(list)
+    for m in MODULES:
+        if not str(MODULES[m]).endswith("__init__.py"):
+            names[m.rsplit(".", 1)[-1]].append(m)
+    assert not {n: ms for n, ms in names.items() if len(ms) > 1}
+
+
+def test_no_module_is_much_over_400_lines():
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long

@@ -12,13 +12,13 @@ import pytest
 from commands import module_command, subprocess_env, wait_for_running_trial
 from mlflow.tracking import MlflowClient
 
-from benchmark.liveness import (
+from benchmark.search.attrs import set_study_attr, study_attrs
+from benchmark.search.liveness import (
     WorkerHeartbeat,
     beat_key,
     fail_dead_worker_runs,
     stale_worker_runs,
 )
-from benchmark.search.attrs import set_study_attr, study_attrs
 from benchmark.tracking import FAILURE_TAG
 
 

@@ -1,11 +1,11 @@
-"""Passwords masked in URLs and in free text (benchmark.masking), as every line, param,
+"""Passwords masked in URLs and in free text (benchmark.system.masking), as every line, param,
 tag and failure reason of the project shows them."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmark.masking import mask_secrets, mask_url
+from benchmark.system.masking import mask_secrets, mask_url
 
 # --- mask_url ------------------------------------------------------------------------
 

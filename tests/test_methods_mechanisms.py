@@ -30,7 +30,7 @@ from benchmark.methods.ordered import (
     sample_prefix_lengths,
     truncate,
 )
-from benchmark.models import build_model, kl_per_dim, reparameterise
+from benchmark.models.vaes import build_model, kl_per_dim, reparameterise
 
 # ---------------------------------------------------------------- known internals
 

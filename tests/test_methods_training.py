@@ -9,13 +9,13 @@ import math
 import pytest
 import torch
 
-from benchmark.adaptive import Signals
-from benchmark.checkpoint import load_checkpoint, training_fingerprint
 from benchmark.methods.ard import ArdObjective
 from benchmark.methods.ordered import NestedDropoutObjective
-from benchmark.models import build_model, recon_loss_per_image
-from benchmark.objective import TrainingObjective, run_fingerprint
-from benchmark.train import train, train_one_epoch
+from benchmark.models.vaes import build_model, recon_loss_per_image
+from benchmark.training.checkpoint import load_checkpoint, training_fingerprint
+from benchmark.training.controller import Signals
+from benchmark.training.loop import train, train_one_epoch
+from benchmark.training.objective import TrainingObjective, run_fingerprint
 
 CPU = torch.device("cpu")
 N_Z = 8

@@ -15,18 +15,18 @@ from commands import mlflow_run_command, subprocess_env
 from mlflow.tracking import MlflowClient
 from pypdf import PdfReader
 
-from benchmark.adaptive import Signals
 from benchmark.errors import ConfigError
-from benchmark.experiment import headline_metrics, method_specs, run_experiment
+from benchmark.jobs.experiment import headline_metrics, method_specs, run_experiment
+from benchmark.jobs.rivals import RETRAIN_ROLE, SELECTION_ROLE, choose_prefix
 from benchmark.methods import METHODS, default_methods, ordered, parse_methods, tpe
-from benchmark.models import build_model
+from benchmark.models.vaes import build_model
 from benchmark.report.summary import METHOD_LABELS
-from benchmark.rivals import RETRAIN_ROLE, SELECTION_ROLE, choose_prefix
 from benchmark.search.spec import SEARCHES, SearchSpec
 from benchmark.search.study import make_pruner, make_sampler
 from benchmark.search.trials import budget_left, search_has_work, trials_done
 from benchmark.selection import select_latent_dim
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
+from benchmark.training.controller import Signals
 
 ALL = parse_methods(",".join(METHODS))
 STUDIES = [m for m in ALL if m.is_study]
@@ -121,8 +121,8 @@ def test_ordered_scores_every_grid_prefix_and_takes_the_rules_choice(winner):
 
 
 def test_headline_metrics_have_one_set_per_method():
-    from benchmark.experiment import SeedOutcome
-    from benchmark.rivals import MethodOutcome
+    from benchmark.jobs.experiment import SeedOutcome
+    from benchmark.jobs.rivals import MethodOutcome
 
     (m,) = [x for x in ALL if x.retrains][:1]
     seeds = [

@@ -9,7 +9,7 @@ import torch
 from numerics import assert_same_outputs
 from torch import nn
 
-from benchmark.models import (
+from benchmark.models.vaes import (
     SOFTMAX_SCALE_FLOOR,
     ModelConfig,
     build_model,

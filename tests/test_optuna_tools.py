@@ -18,8 +18,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
-from benchmark.liveness import WorkerHeartbeat
 from benchmark.search.attrs import SELECTED_ATTR, VALUE_NOTE, VALUE_NOTE_ATTR
+from benchmark.search.liveness import WorkerHeartbeat
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import create_or_resume_study, record_parent, record_selection
 

@@ -14,8 +14,8 @@ from PIL import Image
 from benchmark.config import resolve_config
 from benchmark.data import UNLABELLED, load_dataset
 from benchmark.errors import BenchmarkError, ConfigError, DataError
-from benchmark.evaluate import evaluate, make_test_reference
-from benchmark.models import build_model
+from benchmark.models.vaes import build_model
+from benchmark.training.evaluation import evaluate, make_test_reference
 
 
 def _cfg(dataset: str, data_dir, **overrides):

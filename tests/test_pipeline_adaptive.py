@@ -155,7 +155,7 @@ def test_error_ends_the_run_mlflow_run_created(store, monkeypatch, capsys):
 def test_nan_training_stops_with_failed_run(store, monkeypatch, capsys):
     import torch
 
-    import benchmark.train as train_module
+    import benchmark.training.loop as train_module
 
     real = train_module.negative_elbo
     monkeypatch.setattr(

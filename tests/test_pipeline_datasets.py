@@ -18,7 +18,7 @@ from benchmark import tracking
 from benchmark.config import available_presets, load_dataset_overrides, load_preset, resolve_config
 from benchmark.data import load_dataset
 from benchmark.metrics.features import make_feature_extractor
-from benchmark.train import train
+from benchmark.training.loop import train
 from pipelines import adaptive, fixed
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from benchmark.search import processes
+from benchmark.search import fork_server as processes
 from pipelines import cli, gridsearch
 from pipelines import worker as worker_entry
 

@@ -12,9 +12,9 @@ from matplotlib.figure import Figure
 
 from benchmark.methods import active_units, halving, hyperband, ordered, tpe
 from benchmark.report.collect import RunView, SearchView, Section, SeedResult, _rival_views
-from benchmark.report.compute_page import compute_bars
 from benchmark.report.headline import headline_pages
-from benchmark.report.pareto_page import grid_curve, methods_page
+from benchmark.report.pages.compute_page import compute_bars
+from benchmark.report.pages.pareto_page import grid_curve, methods_page
 from benchmark.report.summary import METHOD_LABELS, method_rows, verdict
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
 

@@ -14,13 +14,13 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import ReportError, RunView, SearchView, Section, SeedResult
 from benchmark.report.compute import check_measure
-from benchmark.report.compute_page import Bar, bar_limits, compute_bars, compute_page
-from benchmark.report.grid_page import grid_page, ticks, x_range
 from benchmark.report.headline import headline_pages
 from benchmark.report.numbers import compute_ratio, fmt, noisy, number
+from benchmark.report.pages.compute_page import Bar, bar_limits, compute_bars, compute_page
+from benchmark.report.pages.grid_page import grid_page, ticks, x_range
+from benchmark.report.pages.story import SeedStory, decisions, story_figure
 from benchmark.report.pdf import provenance_page, whiten_label_band
 from benchmark.report.rules import rule_outcomes
-from benchmark.report.story import SeedStory, decisions, story_figure
 from benchmark.report.summary import method_rows, noise_warnings, verdict
 from pipelines import report as report_pipeline
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point

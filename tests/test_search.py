@@ -727,7 +727,7 @@ def test_trial_image_grids_are_readable_in_the_ui(grid_search, tmp_path):
     """digits are 8x8: the logged grids show each at >= 28 px, labelled by class."""
     from PIL import Image
 
-    from benchmark.grids import LABEL_BAND, MIN_TILE_SIDE
+    from benchmark.tracking.image_grids import LABEL_BAND, MIN_TILE_SIDE
 
     run = _by_method(grid_search.first.runs, "fixed")[0]
     folder = mlflow.artifacts.download_artifacts(

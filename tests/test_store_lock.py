@@ -1,4 +1,4 @@
-"""A new SQLite tracking store opened by several processes at once (benchmark.store_lock):
+"""A new SQLite tracking store opened by several processes at once (benchmark.tracking.store_lock):
 every run starts and ends, where MLflow alone crashes in its migrations."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from commands import REPO, subprocess_env
 from mlflow.tracking import MlflowClient
 
-from benchmark.store_lock import sqlite_file
+from benchmark.tracking.store_lock import sqlite_file
 
 # Each child waits for the same moment, then starts a tracked run on the new store.
 CHILD = """

@@ -109,7 +109,7 @@ def test_a_subset_of_unlabelled_images_is_refused(tmp_path):
 def test_the_run_records_the_subset_seed_and_indices(tmp_path, monkeypatch):
     import mlflow
 
-    from benchmark.runner import SUBSET_INDICES_FILE, prepare, run_training
+    from benchmark.tracking.training_run import SUBSET_INDICES_FILE, prepare, run_training
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(tmp_path)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from numerics import assert_same_outputs
 
-from benchmark.models import build_model, kl_per_dim, model_from_config, negative_elbo
-from benchmark.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
+from benchmark.models.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
+from benchmark.models.vaes import build_model, kl_per_dim, model_from_config, negative_elbo
 
 N_Z = 8
 ADAM_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")

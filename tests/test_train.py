@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-import benchmark.train as train_module
+import benchmark.training.loop as train_module
 from benchmark.errors import TrainingDivergedError
-from benchmark.train import EpochRecord, history_table, train
+from benchmark.training.loop import EpochRecord, history_table, train
 
 TIMING_FIELDS = {"epoch_time_s", "train_epoch_time_s", "val_time_s"}
 CPU = torch.device("cpu")
@@ -232,7 +232,7 @@ def test_non_finite_loss_raises_training_diverged(
 def test_optimizer_is_multi_tensor_adam_with_the_published_update(make_cfg):
     """make_optimizer's faster Adam (multi-tensor on a CPU) takes the same steps as
     PyTorch's plain per-parameter loop with the published settings (amsgrad)."""
-    from benchmark.models import build_model, negative_elbo
+    from benchmark.models.vaes import build_model, negative_elbo
 
     cfg = make_cfg()
     torch.manual_seed(0)

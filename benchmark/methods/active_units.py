@@ -15,8 +15,8 @@ import torch
 from benchmark.methods.base import Kind, Method
 from benchmark.metrics import active_units
 from benchmark.metrics.clustering import ACTIVE_UNIT_THRESHOLD
-from benchmark.models import VAE
-from benchmark.signals import encode_all
+from benchmark.models.vaes import VAE
+from benchmark.training.outputs import encode_all
 
 METHOD = Method(
     name="active-units",

@@ -1,5 +1,6 @@
 """ALD-VAE: one training that starts at the initial latent size and removes latent units
-while it trains (benchmark.adaptive is the controller, benchmark.train the loop)."""
+while it trains (benchmark.training.controller is the controller,
+benchmark.training.loop the loop)."""
 
 from __future__ import annotations
 

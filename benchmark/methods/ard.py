@@ -35,9 +35,9 @@ import torch
 from torch import nn
 
 from benchmark.methods.base import Kind, Method
-from benchmark.models import VAE, recon_loss_per_image
-from benchmark.objective import TrainingObjective
-from benchmark.signals import encode_all
+from benchmark.models.vaes import VAE, recon_loss_per_image
+from benchmark.training.objective import TrainingObjective
+from benchmark.training.outputs import encode_all
 
 METHOD = Method(
     name="ard",

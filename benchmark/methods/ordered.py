@@ -15,7 +15,7 @@ the last included, is trained by at least a tenth of the data; for n_z = 64,
 p = 0.036 and the mean prefix is about 25 units.
 
 Evaluation: :func:`truncate` cuts a copy of the trained model to its first k units with
-the latent surgery of ALD-VAE (benchmark.surgery). Its decoder's first layer is linear,
+the latent surgery of ALD-VAE (benchmark.models.surgery). Its decoder's first layer is linear,
 so decoding the k kept units is exactly decoding the full code with units >= k set to
 zero; the copy is an ordinary k-unit VAE (its KL counts k units, its prior noise has k
 columns), which the one evaluation function scores like any fixed-size model.
@@ -28,9 +28,9 @@ import copy
 import torch
 
 from benchmark.methods.base import Kind, Method
-from benchmark.models import VAE, reparameterise
-from benchmark.objective import TrainingObjective
-from benchmark.surgery import remove_latent_dims
+from benchmark.models.surgery import remove_latent_dims
+from benchmark.models.vaes import VAE, reparameterise
+from benchmark.training.objective import TrainingObjective
 
 METHOD = Method(
     name="ordered",

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-# CACHE_ENV re-exported: tests and scripts point the cache elsewhere through this module
-from benchmark.cache import CACHE_ENV as CACHE_ENV
-from benchmark.cache import cache_dir, write_atomically
 from benchmark.metrics.extractor import frames_as_channels
+
+# CACHE_ENV re-exported: tests and scripts point the cache elsewhere through this module
+from benchmark.system.cache import CACHE_ENV as CACHE_ENV
+from benchmark.system.cache import cache_dir, write_atomically
 
 # Domain classifier recipe. Bump DOMAIN_VERSION whenever DomainCNN or its training
 # changes: it (and the schedule constants below) are part of the cache key, so a

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.cache import CACHE_ENV, cache_dir
 from benchmark.errors import BenchmarkError
 from benchmark.metrics.clustering import has_labels
 from benchmark.metrics.domain import (
@@ -36,6 +35,7 @@ from benchmark.metrics.inception import (
     InceptionFeatures,
     inception_weights_path,
 )
+from benchmark.system.cache import CACHE_ENV, cache_dir
 
 __all__ = [
     "CACHE_ENV",

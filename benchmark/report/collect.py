@@ -38,7 +38,7 @@ TEST_METRICS = (
 )
 VAL_SIGNALS = tuple(SIGNALS)  # the validation signals a selection reads
 RETRAIN_ROLE = "retrain"
-# what benchmark.rivals tags: the method's registry name, and the run that chose a size
+# what benchmark.jobs.rivals tags: the method's registry name, and the run that chose a size
 SELECTION_METHOD_TAG = "benchmark.selection_method"
 SELECTION_ROLE = "selection"
 # Study methods with an attribute of their own on SeedResult (the report's first two)

@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import Section
 from benchmark.report.compute import MEASURE_WORDS
-from benchmark.report.layout import CAPTION_WIDTH, WARNING_COLOUR, caption, page, styled_table
 from benchmark.report.numbers import NOT_APPLICABLE, fmt
+from benchmark.report.pages.layout import CAPTION_WIDTH, WARNING_COLOUR, caption, page, styled_table
 from benchmark.report.summary import MethodRow, noise_warnings, verdict
 
 # page fractions per line of the verdict's sentences (10 pt) and of the caption (9 pt)

@@ -21,14 +21,14 @@ from matplotlib.figure import Figure  # noqa: E402
 from benchmark.methods import METHODS  # noqa: E402
 from benchmark.report.collect import NAMED_SEARCHES, Section  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
-from benchmark.report.compute_page import compute_page  # noqa: E402
-from benchmark.report.grid_page import grid_page  # noqa: E402
 from benchmark.report.headline import floors_text, headline_pages  # noqa: E402
-from benchmark.report.layout import caption, page  # noqa: E402
-from benchmark.report.pareto_page import methods_page
-from benchmark.report.rules_page import rules_page  # noqa: E402
+from benchmark.report.pages.compute_page import compute_page  # noqa: E402
+from benchmark.report.pages.grid_page import grid_page  # noqa: E402
+from benchmark.report.pages.layout import caption, page  # noqa: E402
+from benchmark.report.pages.pareto_page import methods_page
+from benchmark.report.pages.rules_page import rules_page  # noqa: E402
+from benchmark.report.pages.story import adaptive_page  # noqa: E402
 from benchmark.report.source import RunSource  # noqa: E402
-from benchmark.report.story import adaptive_page  # noqa: E402
 from benchmark.report.summary import MethodRow, method_rows  # noqa: E402
 
 # Every PDF this project writes carries this in its metadata (Creator): the report writer
@@ -39,11 +39,11 @@ REPORT_CREATOR = "ald-vae-benchmark report"
 def whiten_label_band(image: np.ndarray) -> np.ndarray:
     """The image grid with a red label band painted white.
 
-    Grids logged before the band was fixed (benchmark.grids, 52b5bd1) have their class
-    labels in black on pure red: Pillow filled an RGB band with the integer 255, which is
-    red only. Those runs stay in users' stores, so the report repaints the band: the top
-    rows whose every pixel is a shade between red and black (green = blue = 0; no row of
-    tiles is) become the same shade between white and black."""
+    Grids logged before the band was fixed (benchmark.tracking.image_grids, 52b5bd1) have
+    their class labels in black on pure red: Pillow filled an RGB band with the integer
+    255, which is red only. Those runs stay in users' stores, so the report repaints the
+    band: the top rows whose every pixel is a shade between red and black (green = blue =
+    0; no row of tiles is) become the same shade between white and black."""
     if image.ndim != 3 or image.shape[2] < 3:
         return image
     reddish = (image[..., 1] == 0) & (image[..., 2] == 0)
@@ -145,7 +145,7 @@ def provenance_page(
             f"{section.fid_test_samples} test images{floors_text(section)}; extractor validation "
             f"accuracy {_three(p.get('fid.extractor_val_acc'))}, dead feature units "
             f"{_whole(p.get('fid.extractor_dead_units'))}",
-            f"device: {t.get('benchmark.device')}; hardware: {t.get('benchmark.hardware')}",
+            f"device: {t.get('benchmark.system.device')}; hardware: {t.get('benchmark.hardware')}",
             f"packages: {t.get('benchmark.versions')}",
             f"git commit: {t.get('mlflow.source.git.commit') or t.get('benchmark.git_commit')}",
         ]

@@ -217,7 +217,7 @@ def floor_sentences(
 
 
 # Metric prefix of a model's own validation signals where its run logged the whole
-# trained model's as val_* (`ordered`: the selected prefix's, benchmark.rivals).
+# trained model's as val_* (`ordered`: the selected prefix's, benchmark.jobs.rivals).
 SELECTED_SIGNAL_PREFIX = "selected_"
 
 

@@ -132,7 +132,7 @@ class SearchView:
 
 @dataclass
 class RivalView:
-    """The runs of a one-training rival of one seed (benchmark.rivals): the run that
+    """The runs of a one-training rival of one seed (benchmark.jobs.rivals): the run that
     chose the size and, for a method that retrains, the retrain; the last is evaluated."""
 
     method: Method

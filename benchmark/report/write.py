@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.processes import pid_alive
 from benchmark.report.collect import ReportError, Section, collect
 from benchmark.report.compute import DEFAULT_MEASURE, check_measure, check_measure_name
 from benchmark.report.export import ExportSource, is_results_folder
 from benchmark.report.pdf import REPORT_CREATOR, write_pdf
 from benchmark.report.source import RunSource, TrackingSource
 from benchmark.report.summary import MethodRow
+from benchmark.system.pids import pid_alive
 
 
 @dataclass

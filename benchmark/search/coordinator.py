@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial
 
-from benchmark.interrupts import RunInterrupted
-from benchmark.liveness import fail_dead_worker_runs
-from benchmark.search import processes
+from benchmark.search import fork_server as processes
+from benchmark.search.liveness import fail_dead_worker_runs
 from benchmark.search.progress import search_progress
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import (
@@ -25,9 +24,10 @@ from benchmark.search.trials import (
     trial_size,
 )
 from benchmark.search.worker import WorkerArgs, run_worker, work
+from benchmark.system.interrupts import RunInterrupted
 
 if TYPE_CHECKING:
-    from benchmark.runner import Prepared
+    from benchmark.tracking.training_run import Prepared
 
 
 # Seconds a stopped worker gets to end its trial's run before it is killed.

@@ -13,16 +13,16 @@ import optuna
 from benchmark import tracking
 from benchmark.config import FIELD_TYPES, RunConfig, resolve_config
 from benchmark.errors import BenchmarkError
-from benchmark.liveness import WorkerHeartbeat
-from benchmark.masking import mask_url
-from benchmark.runner import prepare
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
+from benchmark.search.liveness import WorkerHeartbeat
 from benchmark.search.rows import TrialRow, trial_metrics, trial_rows
 from benchmark.search.spec import PARENT_ATTRS, SearchSpec, config_fingerprint
 from benchmark.search.storage import open_storage
 from benchmark.search.study import load_study, study_user_attrs
 from benchmark.search.trials import search_is_finished
 from benchmark.search.worker import WorkerArgs
+from benchmark.system.masking import mask_url
+from benchmark.tracking.training_run import prepare
 
 
 @dataclass

@@ -6,11 +6,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from benchmark import figures, tracking
+from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
-from benchmark.masking import mask_url
-from benchmark.runner import prepare
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
 from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
 from benchmark.search.spec import SearchSpec
@@ -18,7 +16,10 @@ from benchmark.search.study import create_or_resume_study, record_parent, record
 from benchmark.search.trials import missing_sizes, trials_done
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
+from benchmark.system.masking import mask_url
+from benchmark.tracking import figures
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
+from benchmark.tracking.training_run import prepare
 
 
 @dataclass

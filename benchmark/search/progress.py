@@ -9,9 +9,9 @@ import multiprocessing
 import optuna
 from tqdm.auto import tqdm
 
-from benchmark.periodic import Periodic
 from benchmark.search.spec import SearchSpec
 from benchmark.search.trials import missing_sizes, trials_done
+from benchmark.system.periodic import Periodic
 
 # Seconds between two reads of the study by the search's bar: trials take many seconds,
 # and every read is a (short) transaction on the storage the workers write to.

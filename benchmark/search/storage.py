@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import optuna
 
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.masking import mask_secrets, mask_url
 from benchmark.search.spec import ENV_STORAGE_PREFIX, MAX_RETRY, SearchSpec
+from benchmark.system.masking import mask_secrets, mask_url
 
 
 def resolve_storage_url(storage: str) -> str:

@@ -10,7 +10,6 @@ import optuna
 
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
-from benchmark.masking import mask_url
 from benchmark.methods import halving as halving_method
 from benchmark.methods import hyperband as hyperband_method
 from benchmark.methods import tpe as tpe_method
@@ -29,6 +28,7 @@ from benchmark.search.spec import (
     config_fingerprint,
 )
 from benchmark.search.storage import open_storage
+from benchmark.system.masking import mask_url
 
 # The trial value: each trial's final validation FID of prior samples (what the halving
 # pruner ranks at each rung), named so in Optuna's CLI and dashboard.

@@ -14,8 +14,6 @@ from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
-from benchmark.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
-from benchmark.interrupts import check as check_interrupted
 from benchmark.methods import method
 from benchmark.methods.tpe import MIN_LATENT_DIM
 from benchmark.search.progress import trial_bar
@@ -29,10 +27,12 @@ from benchmark.search.trials import (
     search_has_work,
 )
 from benchmark.selection import SIGNALS
+from benchmark.system.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
+from benchmark.system.interrupts import check as check_interrupted
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
 
 if TYPE_CHECKING:
-    from benchmark.runner import Prepared
+    from benchmark.tracking.training_run import Prepared
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _resumable(trial: optuna.Trial, dead_run: str, cfg: RunConfig, size: int) ->
     """``dead_run`` when this machine holds its checkpoint (the stale trial this one
     retries trained here): the retry continues that run, and the epochs it already
     trained are reported to this trial again, so that the pruner sees them."""
-    from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+    from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 
     path = checkpoint_path(dead_run)
     if not path.exists():
@@ -74,7 +74,7 @@ def run_worker(args: WorkerArgs) -> None:
     from threadpoolctl import threadpool_limits
 
     from benchmark import tracking
-    from benchmark.runner import prepare
+    from benchmark.tracking.training_run import prepare
 
     # `mlflow run` exported the parent's run id; a trial must never attach to it.
     os.environ.pop("MLFLOW_RUN_ID", None)
@@ -116,7 +116,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
     runs there: no process start, no second data load), so trial runs nest under the
     parent run that is active here."""
     from benchmark import tracking
-    from benchmark.runner import run_training
+    from benchmark.tracking.training_run import run_training
 
     cfg, spec = args.cfg, args.spec
     study = load_study(spec, cfg)

@@ -12,11 +12,11 @@ import mlflow
 import pandas as pd
 import torch
 
-from benchmark.grids import save_grid
-from benchmark.masking import mask_secrets
-from benchmark.models import MLPVAE, ModelConfig, model_from_config
-from benchmark.signals import ImageGrids
-from benchmark.train import EpochRecord, history_table
+from benchmark.models.vaes import MLPVAE, ModelConfig, model_from_config
+from benchmark.system.masking import mask_secrets
+from benchmark.tracking.image_grids import save_grid
+from benchmark.training.loop import EpochRecord, history_table
+from benchmark.training.outputs import ImageGrids
 
 MODEL_CONFIG_FILE = "model/model_config.json"
 
@@ -56,7 +56,8 @@ def log_image_grids(grids: ImageGrids) -> None:
     """PNG grids: ``images/reconstructions.png`` (rows of test images, one column per
     class labelled with it, each row over its reconstructions) and
     ``images/prior_samples.png``; tiles upscaled without smoothing to at least
-    ``benchmark.grids.MIN_TILE_SIDE`` pixels, so that the MLflow UI shows them readably."""
+    ``benchmark.tracking.image_grids.MIN_TILE_SIDE`` pixels, so that the MLflow UI shows them
+    readably."""
     labels = [f"class {c}" if grids.columns <= 5 else str(c) for c in grids.labels]
     with tempfile.TemporaryDirectory() as tmp:
         for name, images, columns, names in (

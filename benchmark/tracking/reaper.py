@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from mlflow.tracking import MlflowClient
 
-from benchmark.periodic import Periodic
-from benchmark.processes import pid_alive
+from benchmark.system.periodic import Periodic
+from benchmark.system.pids import pid_alive
 from benchmark.tracking.tags import HEARTBEAT_TAG, PROCESS_TAG, mark_run_failed
 
 HEARTBEAT_S = 30

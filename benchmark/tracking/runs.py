@@ -17,9 +17,9 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
 from benchmark.config import RunConfig
-from benchmark.interrupts import RunInterrupted
-from benchmark.provenance import provenance_tags
+from benchmark.system.interrupts import RunInterrupted
 from benchmark.tracking.artifacts import set_tags
+from benchmark.tracking.provenance import provenance_tags
 from benchmark.tracking.reaper import RunHeartbeat, reap_quietly, this_process
 from benchmark.tracking.store import ready_store
 from benchmark.tracking.tags import (
@@ -50,7 +50,7 @@ def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str
         "benchmark.seed": str(cfg.seed),
         "benchmark.preset": cfg.preset,
         "benchmark.fid_backend": cfg.fid_backend,
-        "benchmark.device": device.type,
+        "benchmark.system.device": device.type,
     } | provenance_tags(device)
 
 

@@ -10,8 +10,8 @@ import mlflow
 import torch
 
 from benchmark.errors import BenchmarkError
-from benchmark.masking import mask_secrets, mask_url
-from benchmark.store_lock import open_store_once
+from benchmark.system.masking import mask_secrets, mask_url
+from benchmark.tracking.store_lock import open_store_once
 
 # Tracking URI schemes MLflow has a store for ("": a local folder).
 TRACKING_SCHEMES = (
@@ -66,7 +66,7 @@ def quiet_gpu_metrics_notice() -> None:
 
 def ready_store() -> None:
     """What every run does first: no password printed, no GPU notice on a CPU machine,
-    and a new SQLite store opened under a lock (``benchmark.store_lock``), so that runs
+    and a new SQLite store opened under a lock (``benchmark.tracking.store_lock``), so that runs
     started together on it all start."""
     quiet_secret_tracking_uri()
     quiet_gpu_metrics_notice()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from benchmark.masking import mask_secrets
 from benchmark.methods import grid as grid_method
+from benchmark.system.masking import mask_secrets
 
 FAILURE_TAG = "benchmark.failure_reason"
 # Liveness of a run while it is RUNNING: where its process is ("host:pid") and when it

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.models import MLPVAE, kl_per_dim
+from benchmark.models.vaes import MLPVAE, kl_per_dim
 
 
 def dims_to_remove(

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from benchmark.methods import METHODS
 from benchmark.report.collect import NAMED_SEARCHES, SearchView, Section, SeedResult, mean_sd
 from benchmark.report.compute import MEASURE_WORDS, MEASURES
-from benchmark.report.layout import WARNING_COLOUR, caption, page
+from benchmark.report.pages.layout import WARNING_COLOUR, caption, page
 from benchmark.report.summary import MethodRow, noise_warnings
 
 # the share of the axis kept free right of the longest bar's error bar for its label

@@ -15,7 +15,7 @@ import signal
 import threading
 from types import FrameType
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -75,7 +75,7 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     if in_database_call(frame):  # finish the call first (see DATABASE_MODULES)
         _deliver_again(signum)
         return
-    for sig in SIGNALS:
+    for sig in HANDLED_SIGNALS:
         signal.signal(sig, _ignore)
     raise RunInterrupted(signum)
 
@@ -110,5 +110,5 @@ class _MuteWhenInterrupted(logging.Filter):
 
 def raise_on_signals() -> None:
     """From now on SIGINT and SIGTERM raise :class:`RunInterrupted` (main thread only)."""
-    for sig in SIGNALS:
+    for sig in HANDLED_SIGNALS:
         signal.signal(sig, _raise)

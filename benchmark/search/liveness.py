@@ -16,8 +16,8 @@ import time
 import optuna
 
 from benchmark import tracking
-from benchmark.periodic import Periodic
 from benchmark.search.attrs import set_study_attr, study_attrs
+from benchmark.system.periodic import Periodic
 
 WORKER_BEAT_PREFIX = "worker_alive:"
 

@@ -5,7 +5,7 @@ shrink in place.
 Every architecture has the same latent interface: a feature body, two heads ``fc_mu``
 and ``fc_scale`` (hidden -> n_z) and a first decoder layer ``decoder_in`` (n_z -> hidden).
 A model declares which of its parameters are indexed by the latent dimension
-(:meth:`VAE.latent_parameters`); :mod:`benchmark.surgery` uses that to cut dimensions
+(:meth:`VAE.latent_parameters`); :mod:`benchmark.models.surgery` uses that to cut dimensions
 without knowing the architecture. :func:`build_model` picks the architecture from the
 data's shape.
 """

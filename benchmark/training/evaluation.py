@@ -14,11 +14,11 @@ from __future__ import annotations
 import torch
 
 from benchmark.data import Split
+from benchmark.data.sampling import stratified_sample
 from benchmark.metrics.clustering import active_units, cluster_accuracy, silhouette
 from benchmark.metrics.features import FeatureExtractor
-from benchmark.models import MLPVAE
-from benchmark.sampling import stratified_sample
-from benchmark.signals import (
+from benchmark.models.vaes import MLPVAE
+from benchmark.training.outputs import (
     FidReference,
     encode_all,
     fid_reference,

@@ -15,16 +15,16 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark import tracking
-from benchmark.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits, load_dataset
-from benchmark.device import resolve_device
-from benchmark.evaluate import evaluate, make_test_reference
 from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
-from benchmark.models import MLPVAE
-from benchmark.objective import TrainingObjective, run_fingerprint
-from benchmark.signals import image_grids
-from benchmark.train import EpochRecord, TrainResult, ValidationProbe, train
+from benchmark.models.vaes import MLPVAE
+from benchmark.system.device import resolve_device
+from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+from benchmark.training.evaluation import evaluate, make_test_reference
+from benchmark.training.loop import EpochRecord, TrainResult, ValidationProbe, train
+from benchmark.training.objective import TrainingObjective, run_fingerprint
+from benchmark.training.outputs import image_grids
 
 # The artifact that lists a subset's images (indices into the pool they were drawn from).
 SUBSET_INDICES_FILE = "data/subset_indices.json"
@@ -107,7 +107,7 @@ def run_training(
     ``on_start`` gets the run id as soon as the run exists. ``run_name`` defaults to
     ``adaptive seed=1`` or ``fixed seed=1 latent_dim=16``.
     ``parent_run_id``/``experiment_id`` place the run under a run of another process.
-    The training saves a checkpoint after every epoch (``benchmark.checkpoint``), logged
+    The training saves a checkpoint after every epoch (``benchmark.training.checkpoint``), logged
     as the artifact ``checkpoint/`` and removed locally when the run finishes;
     ``resume_run_id`` continues a stopped run from its checkpoint, in place (same run,
     the next epoch's step). The wall-clock and CPU time

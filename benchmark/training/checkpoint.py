@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from benchmark.adaptive import AldController
-from benchmark.cache import write_atomically
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
+from benchmark.system.cache import write_atomically
+from benchmark.training.controller import AldController
 
 CHECKPOINT_ENV = "ALD_BENCHMARK_CHECKPOINTS"
 # Settings that do not change what is trained: where it runs and where data come from.
@@ -57,7 +57,7 @@ class Checkpoint:
     optimizer_state: dict[str, Any]
     controller: AldController | None
     latent_ids: list[int]
-    history: list[Any]  # EpochRecords (benchmark.train imports this module, not back)
+    history: list[Any]  # EpochRecords (benchmark.training.loop imports this module, not back)
     train_time_s: float
     stopped_epoch: int | None
     shuffle_rng: torch.Tensor

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from benchmark.data import Split
+from benchmark.data.sampling import one_per_class, stratified_order, stratified_sample
 from benchmark.metrics.features import FeatureExtractor
 from benchmark.metrics.fid import frechet_distance
-from benchmark.models import MLPVAE, kl_per_dim, recon_loss_per_image, reparameterise
-from benchmark.sampling import one_per_class, stratified_order, stratified_sample
+from benchmark.models.vaes import MLPVAE, kl_per_dim, recon_loss_per_image, reparameterise
 
 EVAL_BATCH = 1024
 

@@ -16,31 +16,31 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from benchmark import interrupts
-from benchmark.adaptive import AldController, ControllerConfig, Decision, Signals
-from benchmark.checkpoint import Checkpoint
 from benchmark.config import RunConfig, parse_stop_signals
 from benchmark.data import DatasetSplits
+from benchmark.data.sampling import stratified_sample
 from benchmark.errors import TrainingDivergedError
 from benchmark.metrics.clustering import silhouette
 from benchmark.metrics.features import FeatureExtractor
-from benchmark.models import MLPVAE, build_model, negative_elbo
-from benchmark.objective import (
+from benchmark.models.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
+from benchmark.models.vaes import MLPVAE, build_model, negative_elbo
+from benchmark.system import interrupts
+from benchmark.training.checkpoint import Checkpoint
+from benchmark.training.controller import AldController, ControllerConfig, Decision, Signals
+from benchmark.training.objective import (
     TrainingObjective,
     run_fingerprint,
     split_objective_state,
     state_with_objective,
 )
-from benchmark.records import EpochRecord, TrainResult
-from benchmark.sampling import stratified_sample
-from benchmark.signals import (
+from benchmark.training.outputs import (
     fid_reference,
     fid_terms,
     loss_terms,
     posterior_samples,
     seeded_generator,
 )
-from benchmark.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
+from benchmark.training.records import EpochRecord, TrainResult
 
 # Offsets from the run seed for the independent random streams of a run.
 SHUFFLE_SEED_OFFSET = 1

@@ -13,7 +13,7 @@ from matplotlib.ticker import LogFormatter
 
 from benchmark.report.collect import Section, mean_sd
 from benchmark.report.compute import MEASURE_WORDS, run_value
-from benchmark.report.layout import caption, page
+from benchmark.report.pages.layout import caption, page
 from benchmark.report.summary import FIRST_REPORT_METHODS, MethodRow, per_seed_values
 
 # The quality axes: (test metric, axis label); lower is better for both.

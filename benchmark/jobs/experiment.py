@@ -5,7 +5,7 @@ run, then the PDF report of the experiment.
 
 Methods are run by their kind in the registry (benchmark.methods): the ALD-VAE run, an
 Optuna study (:func:`~benchmark.search.parent.run_search`), or a one-training rival
-(:mod:`benchmark.rivals`); no method name is written here."""
+(:mod:`benchmark.jobs.rivals`); no method name is written here."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from pathlib import Path
 
 from benchmark import tracking
 from benchmark.config import RunConfig
+from benchmark.jobs.rivals import MethodOutcome, method_tags, retrain_run, run_rival
 from benchmark.methods import Method, default_methods
 from benchmark.methods import adaptive as adaptive_method
 from benchmark.methods import grid as grid_method
 from benchmark.report.write import ReportResult, check_writable, default_output, generate_report
-from benchmark.rivals import MethodOutcome, method_tags, retrain_run, run_rival
-from benchmark.runner import RunOutcome, prepare, process_cpu_s, run_training
 from benchmark.search.parent import SearchOutcome, run_search
 from benchmark.search.spec import SearchSpec, derive_study_name
+from benchmark.tracking.training_run import RunOutcome, prepare, process_cpu_s, run_training
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """What a training returns: one record per epoch and the result of the whole training
-(benchmark.train fills them; tracking and the search read them)."""
+(benchmark.training.loop fills them; tracking and the search read them)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from benchmark.models import MLPVAE
+from benchmark.models.vaes import MLPVAE
 
 
 @dataclass

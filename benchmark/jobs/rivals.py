@@ -2,7 +2,7 @@
 that picks a size, then a from-scratch retrain at it) and `ordered` (one nested-dropout
 training whose prefixes are scored at the grid's sizes). How each chooses its size is in
 its module under benchmark/methods/; this module runs them through the same
-:func:`~benchmark.runner.run_training` (data, loop, test evaluation, tracking) as
+:func:`~benchmark.tracking.training_run.run_training` (data, loop, test evaluation, tracking) as
 every other method, and adds up what each cost.
 
 Methods are told apart by their registry entries (``METHOD`` objects), never by a name
@@ -18,12 +18,12 @@ from benchmark.methods import Method
 from benchmark.methods import active_units as active_units_method
 from benchmark.methods import ard as ard_method
 from benchmark.methods import ordered as ordered_method
-from benchmark.models import MLPVAE
-from benchmark.objective import TrainingObjective
-from benchmark.runner import AfterTraining, Prepared, RunOutcome, run_training
+from benchmark.models.vaes import MLPVAE
 from benchmark.selection import select_latent_dim
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
-from benchmark.train import TrainResult, ValidationProbe
+from benchmark.tracking.training_run import AfterTraining, Prepared, RunOutcome, run_training
+from benchmark.training.loop import TrainResult, ValidationProbe
+from benchmark.training.objective import TrainingObjective
 
 # The role of each run in its method (the method itself: SELECTION_METHOD_TAG).
 ROLE_TAG = "benchmark.role"

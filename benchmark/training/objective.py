@@ -1,6 +1,6 @@
 """The training step's objective: what one mini-batch's loss is.
 
-The base class is the loss benchmark.train has always used, the negative ELBO with the
+The base class is the loss benchmark.training.loop has always used, the negative ELBO with the
 standard normal prior (beta = 1), computed by exactly the same operations. A selection
 method that trains differently (nested dropout on the latent units, a learned prior
 scale; see benchmark/methods/) subclasses it. Only the training steps see an objective:
@@ -17,9 +17,9 @@ import hashlib
 import torch
 from torch import nn
 
-from benchmark.checkpoint import training_fingerprint
 from benchmark.config import RunConfig
-from benchmark.models import VAE, negative_elbo
+from benchmark.models.vaes import VAE, negative_elbo
+from benchmark.training.checkpoint import training_fingerprint
 
 # Prefix of an objective's own tensors (a learned prior) in a checkpoint's model state.
 OBJECTIVE_STATE_PREFIX = "objective."

@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 # What the server imports once for every worker it forks (what a worker's main uses).
-PRELOAD = ["benchmark.search.worker", "benchmark.runner"]
+PRELOAD = ["benchmark.search.worker", "benchmark.tracking.training_run"]
 
 
 @contextlib.contextmanager

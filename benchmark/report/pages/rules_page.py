@@ -9,8 +9,8 @@ from matplotlib.figure import Figure
 
 from benchmark.methods import grid as grid_method
 from benchmark.report.collect import Section
-from benchmark.report.layout import caption, page, styled_table
 from benchmark.report.numbers import fmt
+from benchmark.report.pages.layout import caption, page, styled_table
 from benchmark.report.rules import floor_sentences, rule_outcomes
 from benchmark.report.summary import MethodRow
 

@@ -1,0 +1,1 @@
+"""The VAEs, latent surgery on them, and the training objective."""

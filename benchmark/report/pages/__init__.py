@@ -1,0 +1,1 @@
+"""The report's pages: each turns collected views into matplotlib figures."""
