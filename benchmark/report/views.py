@@ -15,6 +15,8 @@ from benchmark.methods import Method
 # again after a kill counts once): the noise-free count of what a method trained,
 # beside the timings a shared machine blurs. Filled in by collect(), not logged.
 EPOCHS_METRIC = "epochs_trained"
+# set on an ALD-VAE run when its stop rule fired (benchmark.tracking.training_run)
+STOPPED_EPOCH_TAG = "benchmark.stopped_epoch"
 
 
 @dataclass
@@ -54,6 +56,12 @@ class RunView:
     @property
     def parent_id(self) -> str | None:
         return self.tags.get("mlflow.parentRunId")
+
+    @property
+    def budget_bound(self) -> bool:
+        """An ALD-VAE run whose stop rule never fired: its size is where the epoch budget
+        ended, not the rule's answer (the loop tags the epoch the rule stopped at)."""
+        return self.method == "adaptive" and STOPPED_EPOCH_TAG not in self.tags
 
 
 @dataclass
