@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -220,6 +221,16 @@ def test_story_page_marks_every_seeds_decisions():
         assert marks[f"stop seed {story.seed}"] == [story.stop]
     legend = [t.get_text() for t in top.get_legend().get_texts()]
     assert {"seed 1", "seed 2", "cut after this epoch", "stop"} <= set(legend)
+
+
+def test_story_legend_shows_only_what_happened():
+    stories = [SeedStory(3, [(0, 64), (3, 40)], [2], 5, None)]  # the stop never fired
+    stories[0].signals = {"val_fid": [(e, 10.0 - e) for e in range(6)]}
+    fig = story_figure(_section([]), stories)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "stop" not in legend and "switch to fine steps" in legend
+    assert "seed 3 (no stop: epoch budget ran out)" in legend
+    plt.close(fig)
 
 
 def test_decisions_read_from_the_history_artifact():

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from benchmark.report.rules import _candidates, available_signals
+from benchmark.report.rules import _candidates, _grid_signals
 from benchmark.report.stats import CONFIDENCE, t_interval
 from benchmark.report.views import Section
 from benchmark.selection import select_latent_dim
@@ -64,7 +64,7 @@ def rule_scores(section: Section) -> dict[int, dict[int, float]]:
     for s in section.seeds:
         if s.grid is None or not s.grid.sizes():
             continue
-        signals = available_signals(s)
+        signals = _grid_signals(s.grid)
         candidates = _candidates(s.grid, signals)
         if signals and candidates:
             out[s.seed] = select_latent_dim(candidates, signals).scores

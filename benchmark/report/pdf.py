@@ -28,6 +28,7 @@ from benchmark.report.pages.layout import caption, page  # noqa: E402
 from benchmark.report.pages.pareto_page import methods_page
 from benchmark.report.pages.rules_page import rules_page  # noqa: E402
 from benchmark.report.pages.story import adaptive_page  # noqa: E402
+from benchmark.report.pages.verdict_page import verdict_page
 from benchmark.report.source import RunSource  # noqa: E402
 from benchmark.report.summary import MethodRow, method_rows  # noqa: E402
 
@@ -190,6 +191,7 @@ def write_pdf(
             rows = method_rows(section, measure)
             summary[f"{section.dataset}/{section.preset}"] = rows
             pages = [
+                verdict_page(section),
                 *headline_pages(section, rows, experiment),
                 adaptive_page(section, source),
                 grid_page(section),

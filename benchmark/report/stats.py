@@ -7,6 +7,7 @@ there is no interval, and the text says so ("1 seed: no interval")."""
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from scipy import stats
@@ -63,7 +64,7 @@ def t_interval(values: list[float]) -> Interval:
     mean = math.fsum(values) / n
     if n == 1:
         return Interval(mean, float("nan"), float("nan"), 1, 0.0)
-    sd = stats.tstd(values)
+    sd = statistics.stdev(values)
     if sd == 0:  # identical values: the interval is the point
         return Interval(mean, mean, mean, n, 0.0)
     low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sd / math.sqrt(n))

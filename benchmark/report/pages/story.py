@@ -125,7 +125,8 @@ def story_figure(section: Section, stories: list[SeedStory]) -> Figure:
             color=colour,
             lw=max(1.0, 3.5 - 1.0 * i),
             ls="-" if i == 0 else (0, (4, 2)),
-            label=f"seed {story.seed}",
+            label=f"seed {story.seed}"
+            + (" (no stop: epoch budget ran out)" if story.stop is None else ""),
         )
         for kind, marker, epochs in (
             ("cuts", CUT, story.cuts),
@@ -147,11 +148,12 @@ def story_figure(section: Section, stories: list[SeedStory]) -> Figure:
     seeds = ax.get_legend_handles_labels()[0]
     kinds = [
         Line2D([], [], marker=m, ls="none", color="0.6", markeredgecolor="black", label=text)
-        for m, text in (
-            (CUT, "cut after this epoch"),
-            (SWITCH, "switch to fine steps"),
-            (STOP, "stop"),
+        for m, text, happened in (
+            (CUT, "cut after this epoch", any(s.cuts for s in stories)),
+            (SWITCH, "switch to fine steps", any(s.switch is not None for s in stories)),
+            (STOP, "stop", any(s.stop is not None for s in stories)),
         )
+        if happened  # the legend shows only what happened
     ]
     ax.legend(handles=seeds + kinds, fontsize=8, loc="upper right", ncols=2)
     ax.set_ylabel("latent size n_z")
