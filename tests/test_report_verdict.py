@@ -9,7 +9,12 @@ import pytest
 from benchmark.report.collect import RunView, SearchView, Section, SeedResult
 from benchmark.report.pages.verdict_page import verdict_page
 from benchmark.report.stats import NO_INTERVAL
-from benchmark.report.verdict import BUDGET_WORDS, method_verdicts, sentences
+from benchmark.report.verdict import (
+    BUDGET_WORDS,
+    method_verdicts,
+    parallel_answer_s,
+    sentences,
+)
 
 # size: (val_recon_loss, val_fid, val_fid_recon, val_silhouette, test_fid)
 GRID = {
@@ -108,3 +113,14 @@ def test_paired_differences_are_per_seed_against_that_seeds_grid():
     fid = {v.method: v for v in method_verdicts(section)}["adaptive"].diffs["test_fid"]
     # the grid's model is size 16 (test FID 25 + 0.5 seed), ALD-VAE's 24 + seed
     assert fid.per_seed == pytest.approx({s: (24.0 + s) - (25.0 + 0.5 * s) for s in (1, 2, 3)})
+
+
+def test_parallel_time_to_answer_is_the_longest_trial():
+    seeds = [_seed(1, 12, True), _seed(2, 16, True)]
+    seeds[0].grid.trial_for(32).metrics["wall_clock_s"] = 7.5
+    seeds[1].adaptive.metrics["wall_clock_s"] = 3.0
+    grid, adaptive = parallel_answer_s(_section(seeds))
+    assert grid == [7.5, 1.0] and adaptive == [1.0, 3.0]
+    assert "in its longest trial, 4 ± 5 s" in " ".join(
+        sentences(_section(seeds), method_verdicts(_section(seeds)))
+    )

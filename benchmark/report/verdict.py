@@ -88,6 +88,39 @@ def _diff_text(d: PairedDifference | None, what: str) -> str:
     return f"{what} {d.interval.text()} ({d.word})"
 
 
+def parallel_answer_s(section: Section) -> tuple[list[float], list[float]]:
+    """Per seed with both: the grid's time to answer with one worker per size (its
+    longest finished trial's wall-clock; the search's own overhead left out) and the
+    ALD-VAE run's wall-clock."""
+    grid, adaptive = [], []
+    for s in section.seeds:
+        if s.grid is None or s.adaptive is None:
+            continue
+        trials = [s.grid.trial_for(k) for k in s.grid.sizes()]
+        times = [t.metrics["wall_clock_s"] for t in trials if t and "wall_clock_s" in t.metrics]
+        if times and "wall_clock_s" in s.adaptive.metrics:
+            grid.append(max(times))
+            adaptive.append(s.adaptive.metrics["wall_clock_s"])
+    return grid, adaptive
+
+
+def _parallel_text(section: Section) -> str:
+    grid, adaptive = parallel_answer_s(section)
+    if not grid:
+        return ""
+    g, a = t_interval(grid), t_interval(adaptive)
+
+    def spread(i: Interval) -> str:
+        return f" ± {i.sd:.0f}" if i.n > 1 else ""
+
+    return (
+        f" In parallel, with one worker per size, the grid would answer in its longest "
+        f"trial, {g.mean:.0f}{spread(g)} s, against {a.mean:.0f}{spread(a)} s for one ALD-VAE "
+        f"run (wall-clock on this machine, over {g.n} seed(s); the search's own overhead "
+        "not included)."
+    )
+
+
 def _paired_seeds(v: MethodVerdict) -> int:
     d = v.diffs.get("test_fid") or next(iter(v.diffs.values()), None)
     return len(d.per_seed) if d else 0
@@ -123,6 +156,7 @@ def sentences(section: Section, verdicts: list[MethodVerdict]) -> list[str]:
         f"At what cost: ALD-VAE trained {a.epochs.mean:.0f} epochs (one run), the grid "
         f"{g.epochs.mean:.0f} (every size once), {ratio:.1f}x ALD-VAE's; the retrain at "
         f"ALD-VAE's size doubles ALD-VAE's epochs. Epochs do not depend on the machine's load."
+        + _parallel_text(section)
     )
     good = "How good (test split, ALD-VAE minus the grid's model, per seed): " + "; ".join(
         [
