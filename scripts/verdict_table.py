@@ -1,0 +1,65 @@
+"""Print a verdict's page-one table and sentences as Markdown, from an exported results
+folder (no tracking store needed): the README's and docs/results.md's verdict tables.
+
+    python scripts/verdict_table.py results/verdict-mnist5k results/verdict-fashion-mnist5k
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmark.report.collect import collect  # noqa: E402
+from benchmark.report.export import ExportSource  # noqa: E402
+from benchmark.report.verdict import GRID, MethodVerdict, method_verdicts, sentences  # noqa: E402
+
+
+def _diff(v: MethodVerdict, metric: str) -> str:
+    if v.method == GRID:
+        return "(the grid)"
+    d = v.diffs.get(metric)
+    return f"{d.interval.text()} {d.word}" if d else "-"
+
+
+def table(folder: str) -> str:
+    """The Markdown table and sentences of every section of one results folder."""
+    out = []
+    for section in collect(ExportSource(folder)):
+        verdicts = method_verdicts(section)
+        out += [
+            f"### {section.dataset} ({section.preset}), from `{folder}`",
+            "",
+            "| method | seeds | size (mean ± sd) | in the grid's band | epochs | "
+            "test FID vs grid [95% CI] | recon. loss vs grid [95% CI] | budget-bound |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for v in verdicts:
+            size = f"{v.size.mean:.1f} ± {v.size.sd:.1f}" if v.size.n > 1 else f"{v.size.mean:g}"
+            band = f"{v.in_band} of {v.band_seeds}" if v.band_seeds else "no band"
+            bound = (
+                f"{len(v.budget_bound)} of {len(v.sizes)}"
+                if v.method in ("adaptive", "retrain")
+                else "-"
+            )
+            out.append(
+                f"| {v.label} | {len(v.sizes)} | {size} | {band} | {v.epochs.mean:.0f} | "
+                f"{_diff(v, 'test_fid')} | {_diff(v, 'test_recon_loss')} | {bound} |"
+            )
+        out += [""] + [f"- {s}" for s in sentences(section, verdicts)] + [""]
+    return "\n".join(out)
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        return 2
+    for folder in sys.argv[1:]:
+        print(table(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
