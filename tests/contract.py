@@ -1,4 +1,4 @@
-"""Metric names users see, as ../shared/CONTRACT.md fixes them: written out here, not
+"""Metric names users see, as docs/tracking.md fixes them: written out here, not
 imported from the library, so that a name changed in the library fails the tests. Not a
 test module."""
 

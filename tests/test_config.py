@@ -49,7 +49,7 @@ def test_preset_values_are_applied(preset):
 
 
 def test_paper_preset_is_the_published_schedule():
-    # shared/ALD-VAE.md: n_z 64, 200 epochs, Adam amsgrad lr 1e-3, batch 64, patience 5,
+    # docs/method.md: n_z 64, 200 epochs, Adam amsgrad lr 1e-3, batch 64, patience 5,
     # coarse 5, fine 1, switch window 20, slopes over 19 evaluations, FID on 100 images,
     # silhouette on 1,000.
     cfg = resolve_config("paper")

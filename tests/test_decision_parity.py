@@ -1,6 +1,6 @@
 """The controller and the training loop decide exactly when the published trainer does.
 
-``published_rule`` below is written from shared/ALD-VAE.md alone (it does not call the
+``published_rule`` below is written from docs/method.md alone (it does not call the
 controller): epochs counted from 0 (Lightning's ``current_epoch``), a decision after
 epoch ``e`` when ``e > 0 and (e - last_change) % patience == 0``, the switch over the
 last ``window`` silhouette values, the stop over the ``slope_window`` evaluations before

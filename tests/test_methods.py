@@ -1,4 +1,4 @@
-"""The registry of selection methods (benchmark.methods): names as CONTRACT.md spells
+"""The registry of selection methods (benchmark.methods): names as docs/tracking.md spells
 them, one module per method, lookups and comma lists that fail with one line."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from benchmark.methods import (
     parse_methods,
 )
 
-# CONTRACT.md, "Names added with the open issues": written out, not imported, so a
+# docs/tracking.md, tag `benchmark.selection_method`: written out, not imported, so a
 # renamed method fails here.
 CONTRACT_NAMES = (
     "adaptive",

@@ -50,8 +50,9 @@ def store(mlflow_store, tmp_path, monkeypatch):
 
 
 def test_paper_preset_per_dataset():
-    # shared/ALD-VAE.md: initial size 64, 200 epochs, Adam amsgrad lr 1e-3, batch 64
-    # (16 for SPRITES); the convolutional models' linear layers have 256 units
+    # docs/method.md, docs/paper-preset.md: initial size 64, 200 epochs, Adam amsgrad
+    # lr 1e-3, batch 64 (16 for SPRITES); the convolutional models' linear layers have
+    # 256 units
     expected_batch = {"mnist": 64, "fashion-mnist": 64, "eurosat": 64, "sprites": 16}
     expected_hidden = {"mnist": 400, "fashion-mnist": 400, "eurosat": 256, "sprites": 256}
     for dataset, batch in expected_batch.items():

@@ -1,7 +1,7 @@
 """The registry of latent-size selection methods: one module per method, each declaring
 a :class:`~benchmark.methods.base.Method` as ``METHOD``.
 
-``METHODS`` maps each name (CONTRACT.md's spelling) to its method, in report order;
+``METHODS`` maps each name (docs/tracking.md's spelling) to its method, in report order;
 :func:`method` and :func:`parse_methods` turn user input into methods or fail with one
 line that lists the allowed names. Adding a method is adding its module here.
 """

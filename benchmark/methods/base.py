@@ -25,7 +25,7 @@ class Method:
     """One way to choose a VAE's latent size.
 
     ``name`` is the spelling users type (``-P methods=...``) and MLflow records
-    (CONTRACT.md); ``label`` is the report's; ``compute`` says in one sentence which
+    (docs/tracking.md); ``label`` is the report's; ``compute`` says in one sentence which
     trainings (and evaluations) the method's compute total adds up; ``source`` is the
     paper or reference it follows; ``order`` is its place in tables and lists;
     ``default`` marks the methods ``benchmark`` runs when ``methods`` is not given.

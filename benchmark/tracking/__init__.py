@@ -1,7 +1,7 @@
 """The only package that talks to MLflow: runs, names, tags, params, metrics, artifacts,
 models, and the runs whose process vanished.
 
-Naming follows shared/CONTRACT.md. Callers use ``from benchmark import tracking`` and
+Naming follows docs/tracking.md. Callers use ``from benchmark import tracking`` and
 ``tracking.X``; the modules, each importing only those above it:
 
 - ``tags``: the tags and run names this project writes; ending a run by its id

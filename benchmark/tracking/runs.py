@@ -41,7 +41,7 @@ _interrupted: list[str] = []
 
 
 def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str]:
-    """The ``benchmark.*`` tags every run carries (CONTRACT.md's, plus provenance)."""
+    """The ``benchmark.*`` tags every run carries (docs/tracking.md's, plus provenance)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
     return {

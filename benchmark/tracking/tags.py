@@ -1,6 +1,6 @@
 """The tags this project writes on runs, run names, and ending a run by its id.
 
-Naming follows shared/CONTRACT.md; the run names (``mlflow.runName``) say what a run is,
+Naming follows docs/tracking.md; the run names (``mlflow.runName``) say what a run is,
 so that no run of this project carries one of MLflow's random names."""
 
 from __future__ import annotations

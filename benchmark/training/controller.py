@@ -1,7 +1,7 @@
 """The ALD-VAE decision rule as a pure object: fed each epoch's validation signals,
 it answers cut k / stop / nothing. No torch, no MLflow: testable on scripted histories.
 
-Rule (shared/ALD-VAE.md, defaults of the published configs):
+Rule (docs/method.md, defaults of the published configs):
 - a decision every ``patience`` epochs counted from the last change of n_z, with
   epochs numbered from 0 as in the published trainer (Lightning's ``current_epoch``):
   after epoch ``e`` when ``e > 0`` and ``(e - last_change) % patience == 0``, so the

@@ -49,7 +49,7 @@ def evaluate(
     reference: FidReference,
     silhouette_samples: int,
 ) -> dict[str, float]:
-    """The ``test_*`` metrics of CONTRACT.md, plus ``final_latent_dim``, the FID sample
+    """The ``test_*`` metrics of docs/tracking.md, plus ``final_latent_dim``, the FID sample
     count (``test_fid_samples``) that the FID values are only comparable at, and the
     real-vs-real FID at that count (``test_fid_floor``)."""
     model.eval()

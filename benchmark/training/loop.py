@@ -234,7 +234,7 @@ def train(
     (default: built here) is the run's validation material.
 
     Epochs are numbered from 1 in the records (the MLflow step); the controller gets
-    the published trainer's 0-based number, ``epoch - 1`` (shared/ALD-VAE.md).
+    the published trainer's 0-based number, ``epoch - 1`` (docs/method.md).
 
     ``checkpoint``: a file the state is saved to after every epoch (after ``on_epoch``);
     ``resume``: such a state, from which training continues with the next epoch exactly
