@@ -118,9 +118,7 @@ def test_imports_go_down(module):
 
 
 def _uses(module: str, library: str) -> bool:
-    return any(
-        m == library or m.startswith(library + ".") for m, _ in _imports(MODULES[module])
-    )
+    return any(m == library or m.startswith(library + ".") for m, _ in _imports(MODULES[module]))
 
 
 def test_only_search_imports_optuna():

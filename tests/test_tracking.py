@@ -140,3 +140,24 @@ def test_mlflow_gpu_skip_notice_stays_where_there_is_a_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     tracking.quiet_gpu_metrics_notice()
     assert logger.filters == []
+
+
+def test_every_run_carries_the_contract_tags_by_their_names():
+    # names users filter on in the UI; written out, not imported (a module move once
+    # renamed "benchmark.device" as if it were a module path)
+    import torch
+
+    from benchmark.config import RunConfig
+    from benchmark.tracking.runs import run_tags
+
+    tags = run_tags(RunConfig(dataset="digits"), "adaptive", torch.device("cpu"))
+    for name in (
+        "benchmark.method",
+        "benchmark.dataset",
+        "benchmark.seed",
+        "benchmark.preset",
+        "benchmark.fid_backend",
+        "benchmark.device",
+    ):
+        assert name in tags
+    assert tags["benchmark.device"] == "cpu"

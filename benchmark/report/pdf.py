@@ -27,6 +27,7 @@ from benchmark.report.pages.grid_page import grid_page  # noqa: E402
 from benchmark.report.pages.layout import caption, page  # noqa: E402
 from benchmark.report.pages.pareto_page import methods_page
 from benchmark.report.pages.rules_page import rules_page  # noqa: E402
+from benchmark.report.pages.search_page import PAGED_SEARCHES, search_page
 from benchmark.report.pages.story import adaptive_page  # noqa: E402
 from benchmark.report.pages.verdict_page import verdict_page
 from benchmark.report.source import RunSource  # noqa: E402
@@ -146,7 +147,7 @@ def provenance_page(
             f"{section.fid_test_samples} test images{floors_text(section)}; extractor validation "
             f"accuracy {_three(p.get('fid.extractor_val_acc'))}, dead feature units "
             f"{_whole(p.get('fid.extractor_dead_units'))}",
-            f"device: {t.get('benchmark.system.device')}; hardware: {t.get('benchmark.hardware')}",
+            f"device: {t.get('benchmark.device')}; hardware: {t.get('benchmark.hardware')}",
             f"packages: {t.get('benchmark.versions')}",
             f"git commit: {t.get('mlflow.source.git.commit') or t.get('benchmark.git_commit')}",
         ]
@@ -195,6 +196,7 @@ def write_pdf(
                 *headline_pages(section, rows, experiment),
                 adaptive_page(section, source),
                 grid_page(section),
+                *(search_page(section, source, name) for name in PAGED_SEARCHES),
                 rules_page(section, rows),
                 compute_page(section, rows),
                 methods_page(section, rows),

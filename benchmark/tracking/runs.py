@@ -50,7 +50,7 @@ def run_tags(cfg: RunConfig, method: str, device: torch.device) -> dict[str, str
         "benchmark.seed": str(cfg.seed),
         "benchmark.preset": cfg.preset,
         "benchmark.fid_backend": cfg.fid_backend,
-        "benchmark.system.device": device.type,
+        "benchmark.device": device.type,
     } | provenance_tags(device)
 
 
