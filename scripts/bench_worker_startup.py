@@ -1,5 +1,5 @@
 """What a grid-search worker process costs to start and to end, measured in fresh
-interpreters (the figures behind the README's account of the 2-worker speed-up):
+interpreters (the figures behind docs/performance.md's account of the 2-worker speed-up):
 
     python scripts/bench_worker_startup.py [--repeats 3]
 

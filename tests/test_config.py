@@ -64,7 +64,7 @@ def test_paper_preset_is_the_published_schedule():
 def test_quick_preset_differs_from_paper():
     quick, paper = resolve_config("quick"), resolve_config("paper")
     assert quick.epochs < paper.epochs
-    # quick's FID sample count is measured (README, "Choosing fid_samples"); paper's is
+    # quick's FID sample count is measured (docs/methods.md, "Choosing fid_samples"); paper's is
     # the published one
     assert (quick.fid_samples, paper.fid_samples) == (500, 100)
     assert quick.patience < paper.patience

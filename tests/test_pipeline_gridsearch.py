@@ -79,7 +79,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert sorted(t.params["latent_dim"] for t in complete) == [4, 8, 16]
     # Any other trial lost a race between the two workers' asks for a size: it is PRUNED
-    # as surplus and never trained (no MLflow run), as the README describes.
+    # as surplus and never trained (no MLflow run), as docs/methods.md describes.
     others = [t for t in study.trials if t.state != TrialState.COMPLETE]
     for t in others:
         assert t.state == TrialState.PRUNED and t.user_attrs.get("surplus") is True, t

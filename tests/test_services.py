@@ -255,7 +255,7 @@ def test_mlflow_run_gridsearch_against_postgres_and_server(services, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
     # Each size trained once; any other trial lost a race between the two workers' last
-    # asks: PRUNED as surplus without training (no run), as the README describes.
+    # asks: PRUNED as surplus without training (no run), as docs/methods.md describes.
     for t in study.trials:
         if t.state != TrialState.COMPLETE:
             assert t.state == TrialState.PRUNED and t.user_attrs.get("surplus") is True, t
