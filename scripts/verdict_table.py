@@ -21,7 +21,10 @@ def _diff(v: MethodVerdict, metric: str) -> str:
     if v.method == GRID:
         return "(the grid)"
     d = v.diffs.get(metric)
-    return f"{d.interval.text()} {d.word}" if d else "-"
+    if d is None:
+        return "-"
+    # the interval text already says "1 seed: no interval"
+    return d.interval.text() if not d.interval.has_interval else f"{d.interval.text()} {d.word}"
 
 
 def table(folder: str) -> str:

@@ -85,6 +85,8 @@ def _sizes_text(v: MethodVerdict) -> str:
 def _diff_text(d: PairedDifference | None, what: str) -> str:
     if d is None:
         return f"{what}: no paired seeds"
+    if not d.interval.has_interval:  # the text says "1 seed: no interval"
+        return f"{what} {d.interval.text()}"
     return f"{what} {d.interval.text()} ({d.word})"
 
 

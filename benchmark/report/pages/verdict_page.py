@@ -9,6 +9,7 @@ import textwrap
 from matplotlib.figure import Figure
 
 from benchmark.report.pages.layout import CAPTION_WIDTH, page, styled_table
+from benchmark.report.stats import PairedDifference
 from benchmark.report.verdict import GRID, band_over_seeds, method_verdicts, sentences
 from benchmark.report.views import Section
 
@@ -17,6 +18,13 @@ MARKERS = "osD^vP*Xhp<>"
 
 def _half(interval) -> float:  # noqa: ANN001
     return (interval.high - interval.low) / 2 if interval.has_interval else 0.0
+
+
+def _cell(d: PairedDifference | None) -> str:
+    """A difference with its interval and word (one seed: the interval says so)."""
+    if d is None:
+        return "-"
+    return f"{d.interval.text()} {d.word}" if d.interval.has_interval else d.interval.text()
 
 
 def verdict_page(section: Section) -> Figure | None:
@@ -85,12 +93,8 @@ def verdict_page(section: Section) -> Figure | None:
                 f"{v.size.mean:.1f} ± {v.size.sd:.1f}" if v.size.n > 1 else f"{v.size.mean:g}",
                 f"{v.in_band}/{v.band_seeds}" if v.band_seeds else "no band",
                 f"{v.epochs.mean:.0f}",
-                "grid itself"
-                if v.method == GRID
-                else (f"{fid.interval.text()} {fid.word}" if fid else "-"),
-                "grid itself"
-                if v.method == GRID
-                else (f"{rec.interval.text()} {rec.word}" if rec else "-"),
+                "grid itself" if v.method == GRID else _cell(fid),
+                "grid itself" if v.method == GRID else _cell(rec),
                 f"{len(v.budget_bound)} of {len(v.sizes)}"
                 if v.method in ("adaptive", "retrain")
                 else "-",
