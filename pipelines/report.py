@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmark import tracking
 from benchmark.errors import ConfigError
 from benchmark.report.compute import DEFAULT_MEASURE, check_measure_name
 from benchmark.report.write import generate_report
@@ -26,6 +25,9 @@ def main(argv: list[str]) -> None:
     # empty (an unset MLproject parameter): the default measure
     compute = check_measure_name(params.get("compute") or DEFAULT_MEASURE)
     result = generate_report(experiment, Path(output) if output else None, overwrite, compute)
+    # imported only now: rendering loads no torch (tracking's run bookkeeping does)
+    from benchmark import tracking
+
     with tracking.report_run(experiment):
         tracking.log_file(result.path)
     print(f"report written to {result.path.resolve()}")

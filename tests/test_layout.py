@@ -1,11 +1,14 @@
 """The layout's rules (docs/architecture.md), checked on the source: imports go one way
 down the rooms, only ``search/`` talks to Optuna, only ``tracking/`` writes to MLflow
 and ``report/`` only reads it, the training code knows neither, no import cycle, no
-module name twice and no module much over 400 lines."""
+module name twice and no module much over 400 lines; the report's entry modules and the
+methods' registry load no torch."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -184,3 +187,19 @@ def test_no_two_modules_share_a_name():
 def test_no_module_is_much_over_400_lines():
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long
+
+
+@pytest.mark.parametrize(
+    "entry", ["benchmark.report.write", "pipelines.report", "benchmark.methods"]
+)
+def test_the_report_and_the_registry_load_no_torch(entry):
+    # a fresh interpreter: this one has torch loaded by other tests
+    code = (
+        f"import sys, {entry}; "
+        "heavy = [m for m in ('torch', 'sklearn', 'optuna', 'skdim') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "", f"importing {entry} loads {out.stdout.strip()}"

@@ -13,6 +13,8 @@ from benchmark.methods import (
     METHODS,
     Kind,
     Method,
+    Pruner,
+    Sampler,
     allowed_names,
     default_methods,
     method,
@@ -34,7 +36,7 @@ CONTRACT_NAMES = (
 # How each method runs, from issue 11 (a study of trainings, one training, or one
 # training whose size a from-scratch retrain is evaluated at).
 EXPECTED_KINDS = {
-    "adaptive": Kind.ONE_TRAINING,
+    "adaptive": Kind.SHRINKING,
     "grid": Kind.STUDY,
     "halving": Kind.STUDY,
     "tpe": Kind.STUDY,
@@ -119,3 +121,49 @@ def test_parse_methods_refuses_malformed_lists_in_one_line(text, says):
     message = str(info.value)
     assert "\n" not in message
     assert says in message
+
+
+def test_each_study_declares_its_sampler_and_pruner():
+    declared = {m.name: (m.sampler, m.pruner) for m in METHODS.values() if m.is_study}
+    assert declared == {
+        "grid": (Sampler.GRID, Pruner.NONE),
+        "halving": (Sampler.GRID, Pruner.SUCCESSIVE_HALVING),
+        "tpe": (Sampler.TPE, Pruner.NONE),
+        "hyperband": (Sampler.GRID, Pruner.HYPERBAND),
+    }
+    assert [m.name for m in METHODS.values() if m.proposes_sizes] == ["tpe"]
+    assert [m.name for m in METHODS.values() if m.shrinks] == ["adaptive"]
+
+
+def _declare(**changes) -> Method:
+    fields = dict(name="x", label="x", kind=Kind.ONE_TRAINING, compute="c.", source="s", order=99)
+    return Method(**(fields | changes))
+
+
+def test_a_method_must_declare_what_its_kind_runs_by():
+    with pytest.raises(TypeError, match="must declare sampler"):
+        _declare(kind=Kind.STUDY)
+    with pytest.raises(TypeError, match="must declare size_of_model"):
+        _declare(kind=Kind.ONE_TRAINING_RETRAIN)
+    with pytest.raises(TypeError, match="must declare size_of_data"):
+        _declare(kind=Kind.DATA_RULE)
+    with pytest.raises(TypeError, match="not a study"):
+        _declare(pruner=Pruner.HYPERBAND)
+    assert _declare(kind=Kind.DATA_RULE, size_of_data=lambda x, cfg: None).kind is Kind.DATA_RULE
+
+
+def test_the_registry_is_every_module_of_its_folder(tmp_path, monkeypatch):
+    import benchmark.methods as registry
+
+    # a new method is a new module in the folder, nothing else
+    (tmp_path / "zz_extra.py").write_text(
+        "from benchmark.methods.base import Kind, Method\n"
+        "METHOD = Method(name='zz-extra', label='zz', kind=Kind.ONE_TRAINING, compute='c.',"
+        " source='s', order=99)\n"
+    )
+    monkeypatch.setattr(registry, "__path__", [*registry.__path__, str(tmp_path)])
+    found = registry._discover()
+    assert list(found)[-1] == "zz-extra" and list(found)[:-1] == list(METHODS)
+    (tmp_path / "zz_broken.py").write_text("X = 1\n")
+    with pytest.raises(RuntimeError, match="zz_broken declares no METHOD"):
+        registry._discover()

@@ -12,7 +12,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from benchmark.methods.active_units import active_units_size
-from benchmark.methods.ard import (
+from benchmark.methods.mechanisms.ard_prior import (
     RELEVANCE_SHARE,
     ArdObjective,
     ard_kl_per_dim,
@@ -20,7 +20,7 @@ from benchmark.methods.ard import (
     relevance,
     relevant_dims,
 )
-from benchmark.methods.ordered import (
+from benchmark.methods.mechanisms.nested_dropout import (
     FULL_CODE_SHARE,
     NestedDropoutObjective,
     geometric_p,

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from benchmark.methods.ard import ArdObjective
-from benchmark.methods.ordered import NestedDropoutObjective
+from benchmark.methods.mechanisms.ard_prior import ArdObjective
+from benchmark.methods.mechanisms.nested_dropout import NestedDropoutObjective
 from benchmark.models.vaes import build_model, recon_loss_per_image
 from benchmark.training.checkpoint import load_checkpoint, training_fingerprint
 from benchmark.training.controller import Signals

@@ -17,8 +17,9 @@ from pypdf import PdfReader
 
 from benchmark.errors import ConfigError
 from benchmark.jobs.experiment import headline_metrics, method_specs, run_experiment
-from benchmark.jobs.rivals import RETRAIN_ROLE, SELECTION_ROLE, choose_prefix
+from benchmark.jobs.rivals import RETRAIN_ROLE, SELECTION_ROLE
 from benchmark.methods import METHODS, default_methods, ordered, parse_methods, tpe
+from benchmark.methods.mechanisms.nested_dropout import choose_prefix
 from benchmark.models.vaes import build_model
 from benchmark.report.summary import METHOD_LABELS
 from benchmark.search.spec import SEARCHES, SearchSpec

@@ -18,7 +18,6 @@ from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.jobs.rivals import MethodOutcome, method_tags, retrain_run, run_rival
 from benchmark.methods import Method, default_methods
-from benchmark.methods import adaptive as adaptive_method
 from benchmark.methods import grid as grid_method
 from benchmark.report.write import ReportResult, check_writable, default_output, generate_report
 from benchmark.search.parent import SearchOutcome, run_search
@@ -190,7 +189,7 @@ def run_seed(
     prepared = prepare(cfg)
     seed = SeedOutcome(cfg.seed, None, None, None)
     for m in methods:
-        if m is adaptive_method.METHOD:
+        if m.shrinks:
             seed.adaptive = run_training(
                 cfg,
                 prepared,

@@ -1,28 +1,24 @@
-"""The one-training rivals of ALD-VAE as tracked runs: `active-units`, `ard` (a training
-that picks a size, then a from-scratch retrain at it) and `ordered` (one nested-dropout
-training whose prefixes are scored at the grid's sizes). How each chooses its size is in
-its module under benchmark/methods/; this module runs them through the same
-:func:`~benchmark.tracking.training_run.run_training` (data, loop, test evaluation, tracking) as
-every other method, and adds up what each cost.
+"""The one-training rivals of ALD-VAE as tracked runs, run by their kind and hooks in the
+registry (benchmark.methods.base): a training that picks a size, then a from-scratch
+retrain at it (`active-units`, `ard`); one training whose evaluated model the method
+picks (`ordered`); a rule on the training images, then one training at its size. How
+each chooses its size is in its module under benchmark/methods/; this module runs them
+through the same :func:`~benchmark.tracking.training_run.run_training` (data, loop, test
+evaluation, tracking) as every other method, and adds up what each cost.
 
-Methods are told apart by their registry entries (``METHOD`` objects), never by a name
-written here.
+No method name is written here: a new rival is its module and nothing else.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+from benchmark import tracking
 from benchmark.config import RunConfig
-from benchmark.methods import Method
-from benchmark.methods import active_units as active_units_method
-from benchmark.methods import ard as ard_method
-from benchmark.methods import ordered as ordered_method
-from benchmark.models.vaes import MLPVAE
-from benchmark.selection import select_latent_dim
+from benchmark.methods import Kind, Method, SizeChoice
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
-from benchmark.tracking.training_run import AfterTraining, Prepared, RunOutcome, run_training
-from benchmark.training.loop import TrainResult, ValidationProbe
+from benchmark.tracking.training_run import Prepared, RunOutcome, process_cpu_s, run_training
 from benchmark.training.objective import TrainingObjective
 
 # The role of each run in its method (the method itself: SELECTION_METHOD_TAG).
@@ -30,8 +26,8 @@ ROLE_TAG = "benchmark.role"
 RETRAIN_OF_TAG = "benchmark.retrain_of"
 # The run that chooses the size of a method that then retrains (its compute counts).
 SELECTION_ROLE = "selection"
-# `ordered`'s run: the selected prefix's validation signals as `selected_val_*` metrics.
-SELECTED_PREFIX = "selected_"
+# A data rule's own time, logged on its training run and counted in the method's compute.
+SIZE_RULE_METRICS = ("size_rule_wall_clock_s", "size_rule_cpu_time_s")
 # Same spelling as the report's RETRAIN_ROLE (the report never imports this module).
 RETRAIN_ROLE = "retrain"
 
@@ -62,6 +58,12 @@ class MethodOutcome:
             [r.run_id for r in runs],
         )
 
+    def plus(self, wall_clock_s: float, cpu_time_s: float) -> MethodOutcome:
+        """This outcome with a cost spent outside its runs' trainings added."""
+        self.wall_clock_s += wall_clock_s
+        self.cpu_time_s += cpu_time_s
+        return self
+
 
 def method_tags(method: Method, **extra: str) -> dict[str, str]:
     """The tags of a run that ``method`` creates (the report groups runs by them)."""
@@ -84,6 +86,10 @@ def retrain_run(
     )
 
 
+def _objective(method: Method, cfg: RunConfig) -> TrainingObjective | None:
+    return method.objective(cfg) if method.objective is not None else None
+
+
 def _selection_run(
     cfg: RunConfig,
     prepared: Prepared,
@@ -103,70 +109,20 @@ def _selection_run(
     )
 
 
-def run_active_units(cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
-    """`active-units`: a fixed training at the initial size, its active units on the
-    validation split as the size, then the retrain at that size."""
-    method = active_units_method.METHOD
-    first = _selection_run(cfg, prepared, method)
-    size = active_units_method.active_units_size(first.result.model, prepared.data.val.x)
-    second = retrain_run(cfg, prepared, method, size, first.run_id)
-    return MethodOutcome.of_runs(method, [first, second])
-
-
-def run_ard(cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
-    """`ard`: a training with the learned per-dimension prior at the initial size, its
-    relevant dimensions on the validation split as the size, then the retrain."""
-    method = ard_method.METHOD
-    objective = ard_method.ArdObjective(cfg.initial_latent_dim)
+def _retrain_at_model_size(method: Method, cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
+    """A training at the initial size (with the method's objective, if any), the size
+    its hook reads off that model on the validation split, then the retrain there."""
+    objective = _objective(method, cfg)
     first = _selection_run(cfg, prepared, method, objective)
-    size = ard_method.ard_size(first.result.model, objective, prepared.data.val.x)
-    second = retrain_run(cfg, prepared, method, size, first.run_id)
+    size = method.size_of_model(first.result.model, objective, prepared.data.val.x)
+    second = retrain_run(cfg, prepared, method, int(size), first.run_id)
     return MethodOutcome.of_runs(method, [first, second])
 
 
-def choose_prefix(latent_sizes: list[int]) -> AfterTraining:
-    """The ``after_training`` of `ordered`: every grid size that is a prefix of the
-    trained model scored by the validation signals the grid's trials are ranked by, the
-    grid's rule applied, the selected prefix returned (with its scores as params and its
-    signals as ``selected_val_*`` metrics)."""
-
-    def choose(
-        result: TrainResult, probe: ValidationProbe
-    ) -> tuple[MLPVAE, dict[str, object], dict[str, float]]:
-        model = result.model
-        sizes = ordered_method.prefix_sizes(latent_sizes, model.latent_dim)
-        if not sizes:
-            raise ValueError(
-                f"no grid size in {latent_sizes} is a prefix of a {model.latent_dim}-unit model"
-            )
-        prefixes = {k: ordered_method.truncate(model, k) for k in sizes}
-        signals = {}
-        for k, prefix in prefixes.items():
-            s = probe.measure(prefix)
-            signals[k] = {
-                "val_recon_loss": s.recon_loss,
-                "val_fid": s.fid,
-                "val_fid_recon": s.fid_recon,
-                "val_silhouette": s.silhouette,
-            }
-        selection = select_latent_dim(signals)
-        params: dict[str, object] = {
-            "prefix.sizes": ",".join(map(str, sizes)),
-            "prefix.selected_latent_dim": selection.best_latent_dim,
-        }
-        params |= {f"prefix.score_{k}": round(v, 6) for k, v in selection.scores.items()}
-        # the chosen prefix's signals: what the grid's rule judges its model by (the
-        # run's own val_* are the whole model's)
-        chosen = {f"{SELECTED_PREFIX}{k}": v for k, v in signals[selection.best_latent_dim].items()}
-        return prefixes[selection.best_latent_dim], params, chosen
-
-    return choose
-
-
-def run_ordered(cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
-    """`ordered`: one nested-dropout training at the initial size; the prefix the grid's
-    rule selects is evaluated on the test split, in the same run."""
-    method = ordered_method.METHOD
+def _one_training(method: Method, cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
+    """One training at the initial size; the method's hook picks the evaluated model
+    (``ordered``: a prefix at one of the grid's sizes), in the same run."""
+    after = method.after_training(list(cfg.latent_sizes)) if method.after_training else None
     outcome = run_training(
         cfg,
         prepared,
@@ -175,24 +131,57 @@ def run_ordered(cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
         nested=True,
         run_name=f"{method.name} seed={cfg.seed}",
         extra_tags=method_tags(method),
-        objective=ordered_method.NestedDropoutObjective(),
-        after_training=choose_prefix(list(cfg.latent_sizes)),
+        objective=_objective(method, cfg),
+        after_training=after,
     )
     return MethodOutcome.of_runs(method, [outcome])
 
 
-# The rivals by their registry entry.
-RIVALS = {
-    active_units_method.METHOD: run_active_units,
-    ard_method.METHOD: run_ard,
-    ordered_method.METHOD: run_ordered,
+def _train_at_data_size(method: Method, cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
+    """The method's rule on the training images gives the size (its time measured), then
+    one fixed-size training there, named ``<method> seed=1 latent_dim=N``; the rule's
+    params and time are logged on that run, and its time counts in the method's compute."""
+    start, cpu_start = time.perf_counter(), process_cpu_s()
+    choice: SizeChoice = method.size_of_data(prepared.data.train, cfg)
+    wall, cpu = time.perf_counter() - start, process_cpu_s() - cpu_start
+    size = int(choice.size)
+    if size < 1:
+        raise ValueError(f"{method.name} chose latent size {size}; a size must be >= 1")
+
+    def log_rule(_run_id: str) -> None:
+        tracking.log_params({f"{method.name}.{k}": v for k, v in choice.params.items()})
+        tracking.log_metrics(dict(zip(SIZE_RULE_METRICS, (wall, cpu), strict=True)))
+
+    run = run_training(
+        cfg,
+        prepared,
+        "fixed",
+        latent_dim=size,
+        nested=True,
+        run_name=f"{method.name} seed={cfg.seed} latent_dim={size}",
+        extra_tags=method_tags(method),
+        on_start=log_rule,
+    )
+    return MethodOutcome.of_runs(method, [run]).plus(wall, cpu)
+
+
+# How each kind of one-training rival runs (a study or ALD-VAE is not a rival).
+_RUNNERS = {
+    Kind.ONE_TRAINING_RETRAIN: _retrain_at_model_size,
+    Kind.ONE_TRAINING: _one_training,
+    Kind.DATA_RULE: _train_at_data_size,
 }
 
 
+def is_rival(method: Method) -> bool:
+    """Whether ``method`` is a one-training rival this module runs."""
+    return method.kind in _RUNNERS
+
+
 def run_rival(method: Method, cfg: RunConfig, prepared: Prepared) -> MethodOutcome:
-    """Run one of :data:`RIVALS` for one seed, its runs nested under the active run."""
-    try:
-        runner = RIVALS[method]
-    except KeyError:
-        raise ValueError(f"{method.name} is not a one-training rival") from None
-    return runner(cfg, prepared)
+    """Run a one-training rival for one seed by its kind, its runs nested under the
+    active run."""
+    runner = _RUNNERS.get(method.kind)
+    if runner is None:
+        raise ValueError(f"{method.name} is not a one-training rival")
+    return runner(method, cfg, prepared)

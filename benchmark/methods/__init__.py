@@ -3,30 +3,40 @@ a :class:`~benchmark.methods.base.Method` as ``METHOD``.
 
 ``METHODS`` maps each name (docs/tracking.md's spelling) to its method, in report order;
 :func:`method` and :func:`parse_methods` turn user input into methods or fail with one
-line that lists the allowed names. Adding a method is adding its module here.
+line that lists the allowed names.
+
+Adding a method is adding its module to this folder: every module here (not the
+folders, not ``base``) is imported and must declare ``METHOD``. The modules import no
+torch at their top (their hooks do, when a method runs), so neither does this registry.
 """
 
 from __future__ import annotations
 
-from benchmark.errors import ConfigError
-from benchmark.methods import (
-    active_units,
-    adaptive,
-    ard,
-    grid,
-    halving,
-    hyperband,
-    ordered,
-    tpe,
-)
-from benchmark.methods.base import Kind, Method
+import importlib
+import pkgutil
 
-_MODULES = (adaptive, grid, halving, tpe, hyperband, active_units, ordered, ard)
-METHODS: dict[str, Method] = {
-    m.name: m for m in sorted((mod.METHOD for mod in _MODULES), key=lambda m: m.order)
-}
-if len(METHODS) != len(_MODULES):  # two modules declaring one name would hide one
-    raise RuntimeError("two method modules declare the same name")
+from benchmark.errors import ConfigError
+from benchmark.methods.base import Kind, Method, Pruner, Sampler, SizeChoice
+
+
+def _discover() -> dict[str, Method]:
+    """Every method module's ``METHOD``, by name, in report order."""
+    found: list[Method] = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.ispkg or info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        declared = getattr(module, "METHOD", None)
+        if not isinstance(declared, Method):
+            raise RuntimeError(f"{module.__name__} declares no METHOD")
+        found.append(declared)
+    methods = {m.name: m for m in sorted(found, key=lambda m: (m.order, m.name))}
+    if len(methods) != len(found):  # two modules declaring one name would hide one
+        raise RuntimeError("two method modules declare the same name")
+    return methods
+
+
+METHODS: dict[str, Method] = _discover()
 
 
 def allowed_names() -> str:
@@ -67,6 +77,9 @@ __all__ = [
     "METHODS",
     "Kind",
     "Method",
+    "Pruner",
+    "Sampler",
+    "SizeChoice",
     "allowed_names",
     "default_methods",
     "method",

@@ -9,7 +9,7 @@ from benchmark.methods.base import Kind, Method
 METHOD = Method(
     name="adaptive",
     label="ALD-VAE (adaptive)",
-    kind=Kind.ONE_TRAINING,
+    kind=Kind.SHRINKING,
     compute=(
         "The one shrinking training, its validation signals included; a from-scratch "
         "retrain at the final size is reported separately when retrain=true."

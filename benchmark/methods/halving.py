@@ -3,12 +3,14 @@ trials early (benchmark.search)."""
 
 from __future__ import annotations
 
-from benchmark.methods.base import Kind, Method
+from benchmark.methods.base import Kind, Method, Pruner, Sampler
 
 METHOD = Method(
     name="halving",
     label="successive halving",
     kind=Kind.STUDY,
+    sampler=Sampler.GRID,
+    pruner=Pruner.SUCCESSIVE_HALVING,
     compute="Every trial's epochs up to where it was pruned, plus the evaluations, summed.",
     source=(
         "Jamieson and Talwalkar, Non-stochastic Best Arm Identification and Hyperparameter "

@@ -7,12 +7,14 @@ and each epoch's validation FID of prior samples, as the halving search does.
 
 from __future__ import annotations
 
-from benchmark.methods.base import Kind, Method
+from benchmark.methods.base import Kind, Method, Pruner, Sampler
 
 METHOD = Method(
     name="hyperband",
     label="Hyperband",
     kind=Kind.STUDY,
+    sampler=Sampler.GRID,
+    pruner=Pruner.HYPERBAND,
     compute="Every trial's epochs up to where it was pruned, plus the evaluations, summed.",
     source=(
         "Li, Jamieson, DeSalvo, Rostamizadeh, Talwalkar, Hyperband: A Novel Bandit-Based "

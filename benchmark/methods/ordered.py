@@ -1,36 +1,38 @@
 """`ordered`: one training with nested dropout on the latent units, then every grid size
-scored as a prefix of that one model (Rippel, Gelbart, Adams, Learning Ordered
-Representations with Nested Dropout, ICML 2014).
+scored as a prefix of that one model by the grid's validation signals and selection
+rule; the selected prefix is the model that is evaluated, in the same run (Rippel,
+Gelbart, Adams, Learning Ordered Representations with Nested Dropout, ICML 2014).
 
-Training: for each example a prefix length b is drawn from a geometric law on
-{1, 2, ...}, P(b) = p (1 - p)^(b - 1), truncated to [1, n_z] by giving the whole tail to
-b = n_z; the sampled code keeps units [0, b) and the rest are set to zero before the
-decoder. A unit is thus trained only by the examples whose prefix reaches it, so the
-first units carry the most. The KL of the dropped units is dropped too: each example's
-loss is the negative ELBO of the b-unit prefix model.
-
-p (our choice; the paper leaves it to the application): the whole code is kept for a
-share ``FULL_CODE_SHARE`` = 10% of the examples, (1 - p)^(n_z - 1) = 0.1, so every unit,
-the last included, is trained by at least a tenth of the data; for n_z = 64,
-p = 0.036 and the mean prefix is about 25 units.
-
-Evaluation: :func:`truncate` cuts a copy of the trained model to its first k units with
-the latent surgery of ALD-VAE (benchmark.models.surgery). Its decoder's first layer is linear,
-so decoding the k kept units is exactly decoding the full code with units >= k set to
-zero; the copy is an ordinary k-unit VAE (its KL counts k units, its prior noise has k
-columns), which the one evaluation function scores like any fixed-size model.
+The prefix law, the training step and the cut are in
+:mod:`benchmark.methods.mechanisms.nested_dropout`, which the hooks below import when
+the method runs.
 """
 
 from __future__ import annotations
 
-import copy
-
-import torch
+from typing import TYPE_CHECKING
 
 from benchmark.methods.base import Kind, Method
-from benchmark.models.surgery import remove_latent_dims
-from benchmark.models.vaes import VAE, reparameterise
-from benchmark.training.objective import TrainingObjective
+
+if TYPE_CHECKING:
+    from benchmark.config import RunConfig
+    from benchmark.training.loop import AfterTraining
+    from benchmark.training.objective import TrainingObjective
+
+
+def _objective(_cfg: RunConfig) -> TrainingObjective:
+    """Nested dropout on the sampled code."""
+    from benchmark.methods.mechanisms.nested_dropout import NestedDropoutObjective
+
+    return NestedDropoutObjective()
+
+
+def _after_training(latent_sizes: list[int]) -> AfterTraining:
+    """The grid's rule over the trained model's prefixes at the grid's sizes."""
+    from benchmark.methods.mechanisms.nested_dropout import choose_prefix
+
+    return choose_prefix(latent_sizes)
+
 
 METHOD = Method(
     name="ordered",
@@ -44,103 +46,6 @@ METHOD = Method(
         "Rippel, Gelbart, Adams, Learning Ordered Representations with Nested Dropout, ICML 2014"
     ),
     order=6,
+    objective=_objective,
+    after_training=_after_training,
 )
-
-# Share of the examples whose prefix is the whole code (our choice, see above).
-FULL_CODE_SHARE = 0.1
-
-
-def geometric_p(latent_dim: int, full_code_share: float = FULL_CODE_SHARE) -> float:
-    """The geometric law's p for which a prefix reaches the last of ``latent_dim`` units
-    with probability ``full_code_share``: (1 - p)^(latent_dim - 1) = full_code_share."""
-    if not 0.0 < full_code_share < 1.0:
-        raise ValueError(f"full_code_share={full_code_share} must be in (0, 1)")
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim={latent_dim} must be >= 1")
-    if latent_dim == 1:
-        return 1.0
-    return 1.0 - full_code_share ** (1.0 / (latent_dim - 1))
-
-
-def prefix_length_pmf(latent_dim: int, p: float) -> torch.Tensor:
-    """P(b = k) for k = 1..latent_dim: geometric, the tail beyond latent_dim at latent_dim."""
-    k = torch.arange(1, latent_dim + 1, dtype=torch.float64)
-    pmf = p * (1.0 - p) ** (k - 1)
-    pmf[-1] = (1.0 - p) ** (latent_dim - 1)
-    return pmf
-
-
-def sample_prefix_lengths(
-    n: int,
-    latent_dim: int,
-    p: float,
-    generator: torch.Generator | None = None,
-    device: torch.device | None = None,
-) -> torch.Tensor:
-    """``n`` prefix lengths in [1, latent_dim] drawn from :func:`prefix_length_pmf`."""
-    if p >= 1.0:
-        return torch.ones(n, dtype=torch.long, device=device)
-    u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
-    # Inverse CDF of the geometric law on {1, 2, ...}: P(b > k) = (1 - p)^k.
-    b = 1 + torch.floor(torch.log1p(-u) / torch.log1p(torch.tensor(-p, dtype=torch.float64)))
-    return b.clamp(max=latent_dim).long()
-
-
-def nested_dropout_mask(
-    n: int,
-    latent_dim: int,
-    p: float,
-    generator: torch.Generator | None = None,
-    device: torch.device | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """(n, latent_dim) mask whose row i is b_i ones then zeros (b_i from the geometric
-    law)."""
-    b = sample_prefix_lengths(n, latent_dim, p, generator, device)
-    units = torch.arange(latent_dim, device=b.device)
-    return (units.unsqueeze(0) < b.unsqueeze(1)).to(dtype)
-
-
-class NestedDropoutObjective(TrainingObjective):
-    """The training step of `ordered`: the sampled code masked to a random prefix per
-    example; validation and evaluation see the unmasked model."""
-
-    name = "nested-dropout"
-
-    def __init__(self, full_code_share: float = FULL_CODE_SHARE) -> None:
-        super().__init__()
-        geometric_p(2, full_code_share)  # refuse a bad share now, not at the first step
-        self.full_code_share = full_code_share
-
-    def forward(self, model: VAE, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(logits, mu, logvar) with the code and the posterior masked to each example's
-        prefix."""
-        mu, logvar = model.encode(x)
-        z = reparameterise(mu, logvar)
-        n_z = mu.shape[1]
-        p = geometric_p(n_z, self.full_code_share)
-        mask = nested_dropout_mask(x.shape[0], n_z, p, device=mu.device, dtype=mu.dtype)
-        # mu * 0 = 0 and logvar * 0 = 0 give the dropped units KL(N(0, 1) || N(0, 1)) = 0
-        # and no gradient: the plain ELBO loss becomes the prefix model's ELBO.
-        return model.decode(z * mask), mu * mask, logvar * mask
-
-    def describe(self) -> str:
-        """Name and the share that sets p."""
-        return f"{self.name}(full_code_share={self.full_code_share})"
-
-
-def truncate(model: VAE, k: int) -> VAE:
-    """A copy of ``model`` cut to its first ``k`` latent units (an ordinary k-unit VAE);
-    the model itself is left as it is."""
-    n = model.latent_dim
-    if not 1 <= k <= n:
-        raise ValueError(f"cannot keep the first {k} of {n} latent units")
-    cut = copy.deepcopy(model)
-    if k < n:
-        remove_latent_dims(cut, None, list(range(k, n)))
-    return cut
-
-
-def prefix_sizes(latent_sizes: list[int], latent_dim: int) -> list[int]:
-    """The grid's sizes that a model of ``latent_dim`` units has as prefixes, sorted."""
-    return sorted(k for k in set(latent_sizes) if 1 <= k <= latent_dim)

@@ -12,12 +12,13 @@ when it is spent.
 
 from __future__ import annotations
 
-from benchmark.methods.base import Kind, Method
+from benchmark.methods.base import Kind, Method, Sampler
 
 METHOD = Method(
     name="tpe",
     label="TPE search",
     kind=Kind.STUDY,
+    sampler=Sampler.TPE,
     compute="Every trial's training and evaluation, summed over the trial budget.",
     source=(
         "Bergstra, Bardenet, Bengio, Kegl, Algorithms for Hyper-Parameter Optimization, "

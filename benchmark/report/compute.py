@@ -31,8 +31,10 @@ def check_measure_name(measure: str) -> str:
 
 
 def run_value(run: RunView, measure: str) -> float:
-    """The measure of one training run (adaptive, trial or retrain)."""
-    return run.metrics[MEASURES[measure]]
+    """The measure of one training run (adaptive, trial or retrain), plus the time of
+    the rule on the images that chose its size where one did (``size_rule_*``)."""
+    metric = MEASURES[measure]
+    return run.metrics[metric] + run.metrics.get(f"size_rule_{metric}", 0.0)
 
 
 def search_value(view: SearchView, measure: str) -> float:

@@ -127,7 +127,7 @@ def _rival_values(s: SeedResult, method: str, measure: str) -> dict[str, float]:
     last = view.evaluated
     return {
         "latent_dim": last.metrics["final_latent_dim"],
-        "time": sum(r.metrics["wall_clock_s"] for r in view.runs),
+        "time": sum(run_value(r, "wall_clock") for r in view.runs),
         "compute": sum(run_value(r, measure) for r in view.runs),
         "epochs": _epochs(*view.runs),
     } | {k: last.metrics[k] for k in TEST_METRICS if k in last.metrics}

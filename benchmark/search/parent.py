@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from benchmark import tracking
+from benchmark import figures, tracking
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
@@ -17,7 +17,6 @@ from benchmark.search.trials import missing_sizes, trials_done
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
 from benchmark.system.masking import mask_url
-from benchmark.tracking import figures
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
 from benchmark.tracking.training_run import prepare
 

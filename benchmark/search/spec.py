@@ -12,13 +12,9 @@ from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.methods import METHODS
 from benchmark.methods import grid as grid_method
-from benchmark.methods import tpe as tpe_method
 
 # The registry's study methods (grid, halving, tpe, hyperband), in report order.
 SEARCHES = tuple(m.name for m in METHODS.values() if m.is_study)
-# Studies whose sampler proposes sizes (no fixed grid to take exactly once): their
-# trials run as one plain ``study.optimize`` under a trial budget, in one local worker.
-SAMPLED_SEARCHES = (tpe_method.METHOD.name,)
 DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
 PARAM = "latent_dim"
 # A killed worker's trial is retried at most this often.
@@ -67,8 +63,10 @@ class SearchSpec:
 
     @property
     def sampled(self) -> bool:
-        """Whether the sampler proposes sizes instead of taking each grid size once."""
-        return self.search in SAMPLED_SEARCHES
+        """Whether the sampler proposes sizes instead of taking each grid size once (its
+        trials run as one plain ``study.optimize`` under a trial budget, in one local
+        worker)."""
+        return self.search in SEARCHES and METHODS[self.search].proposes_sizes
 
     @property
     def trial_budget(self) -> int:

@@ -10,8 +10,7 @@ import optuna
 
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
-from benchmark.methods import halving as halving_method
-from benchmark.methods import hyperband as hyperband_method
+from benchmark.methods import Pruner, method
 from benchmark.methods import tpe as tpe_method
 from benchmark.search.attrs import (
     SELECTED_ATTR,
@@ -45,14 +44,15 @@ def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(spec: SearchSpec, epochs: int) -> optuna.pruners.BasePruner:
-    """Successive halving or Hyperband fed each epoch's ``val_fid`` (same first rung and
-    reduction factor); no pruning for the other searches."""
+    """The pruner the search's method declares: successive halving or Hyperband, fed each
+    epoch's ``val_fid`` (same first rung and reduction factor), or none."""
     min_resource = max(1, epochs // HALVING_MIN_RESOURCE_DIVISOR)
-    if spec.search == halving_method.METHOD.name:
+    pruner = method(spec.search).pruner
+    if pruner is Pruner.SUCCESSIVE_HALVING:
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=min_resource, reduction_factor=HALVING_REDUCTION_FACTOR
         )
-    if spec.search == hyperband_method.METHOD.name:
+    if pruner is Pruner.HYPERBAND:
         return optuna.pruners.HyperbandPruner(
             min_resource=min_resource,
             max_resource=max(min_resource, epochs),

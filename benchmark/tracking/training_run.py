@@ -18,22 +18,15 @@ from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits, load_dataset
 from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
-from benchmark.models.vaes import MLPVAE
 from benchmark.system.device import resolve_device
 from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
 from benchmark.training.evaluation import evaluate, make_test_reference
-from benchmark.training.loop import EpochRecord, TrainResult, ValidationProbe, train
+from benchmark.training.loop import AfterTraining, EpochRecord, TrainResult, ValidationProbe, train
 from benchmark.training.objective import TrainingObjective, run_fingerprint
 from benchmark.training.outputs import image_grids
 
 # The artifact that lists a subset's images (indices into the pool they were drawn from).
 SUBSET_INDICES_FILE = "data/subset_indices.json"
-# Turns the trained model into the model that is evaluated (``ordered``: the prefix its
-# validation signals select), with the params that say how it was chosen and metrics of
-# the chosen model (its validation signals).
-AfterTraining = Callable[
-    [TrainResult, ValidationProbe], tuple[MLPVAE, dict[str, object], dict[str, float]]
-]
 
 
 @dataclass

@@ -106,6 +106,14 @@ class ValidationProbe:
         return Signals(float(recon.mean()), fid, fid_rec, silhouette(codes, self.sil_y))
 
 
+# Turns the trained model into the model that is evaluated (``ordered``: the prefix its
+# validation signals select), with the params that say how it was chosen and metrics of
+# the chosen model (its validation signals): run_training's ``after_training``.
+AfterTraining = Callable[
+    [TrainResult, ValidationProbe], tuple[MLPVAE, dict[str, object], dict[str, float]]
+]
+
+
 def make_optimizer(
     model: MLPVAE, cfg: RunConfig, objective: TrainingObjective | None = None
 ) -> torch.optim.Optimizer:

@@ -10,9 +10,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from benchmark import figures
 from benchmark.report.collect import RunView, Section, SeedResult
 from benchmark.report.pages.layout import caption, page
-from benchmark.tracking import figures
 
 ADAPTIVE_COLOUR = "tab:orange"
 SELECTED_COLOUR = "tab:red"

@@ -10,10 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from benchmark import figures
 from benchmark.report.collect import VAL_SIGNALS, Section
 from benchmark.report.pages.layout import caption, page
 from benchmark.report.source import RunSource
-from benchmark.tracking import figures
 
 Series = list[tuple[int, float]]
 # marker of each decision kind (one colour per seed)
