@@ -32,6 +32,7 @@ CONTRACT_NAMES = (
     "active-units",
     "ordered",
     "ard",
+    "pca",
 )
 # How each method runs, from issue 11 (a study of trainings, one training, or one
 # training whose size a from-scratch retrain is evaluated at).
@@ -44,6 +45,7 @@ EXPECTED_KINDS = {
     "active-units": Kind.ONE_TRAINING_RETRAIN,
     "ordered": Kind.ONE_TRAINING,
     "ard": Kind.ONE_TRAINING_RETRAIN,
+    "pca": Kind.DATA_RULE,
 }
 
 

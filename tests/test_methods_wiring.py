@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from benchmark.errors import ConfigError
 from benchmark.jobs.experiment import headline_metrics, method_specs, run_experiment
 from benchmark.jobs.rivals import RETRAIN_ROLE, SELECTION_ROLE
-from benchmark.methods import METHODS, default_methods, ordered, parse_methods, tpe
+from benchmark.methods import METHODS, Kind, default_methods, ordered, parse_methods, tpe
 from benchmark.methods.mechanisms.nested_dropout import choose_prefix
 from benchmark.models.vaes import build_model
 from benchmark.report.summary import METHOD_LABELS
@@ -182,6 +182,14 @@ def test_one_seed_of_every_method_through_the_same_loop(mlflow_store, tmp_path, 
             assert retrain.data.tags["benchmark.retrain_of"] == first.info.run_id
             both = sum(by_id[i].data.metrics["wall_clock_s"] for i in got.run_ids)
             assert got.wall_clock_s == pytest.approx(both)
+        elif method.kind is Kind.DATA_RULE:
+            # no training to choose: the rule's time is logged on the one training's run
+            assert got.run_ids == [evaluated.info.run_id]
+            assert evaluated.info.run_name == f"{name} seed=1 latent_dim={got.latent_dim}"
+            assert evaluated.data.params["fixed_latent_dim"] == str(got.latent_dim)
+            rule = evaluated.data.metrics["size_rule_wall_clock_s"]
+            assert rule > 0
+            assert got.wall_clock_s == pytest.approx(evaluated.data.metrics["wall_clock_s"] + rule)
         else:
             assert got.run_ids == [evaluated.info.run_id]
             assert evaluated.info.run_name == f"{name} seed=1"
