@@ -33,6 +33,7 @@ CONTRACT_NAMES = (
     "ordered",
     "ard",
     "pca",
+    "twonn",
 )
 # How each method runs, from issue 11 (a study of trainings, one training, or one
 # training whose size a from-scratch retrain is evaluated at).
@@ -46,6 +47,7 @@ EXPECTED_KINDS = {
     "ordered": Kind.ONE_TRAINING,
     "ard": Kind.ONE_TRAINING_RETRAIN,
     "pca": Kind.DATA_RULE,
+    "twonn": Kind.DATA_RULE,
 }
 
 
