@@ -1,5 +1,6 @@
 """Print a verdict's page-one table and sentences as Markdown, from an exported results
-folder (no tracking store needed): the README's and docs/results.md's verdict tables.
+folder (no tracking store needed), and the stop rule's ablation table where the folder
+has its ``-ablation`` companion: the README's and docs/results.md's verdict tables.
 
     python scripts/verdict_table.py results/verdict-mnist5k results/verdict-fashion-mnist5k
 """
@@ -12,9 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmark.report.ablation import AblationRow, ablation_rows  # noqa: E402
 from benchmark.report.collect import collect  # noqa: E402
 from benchmark.report.export import ExportSource  # noqa: E402
 from benchmark.report.verdict import GRID, MethodVerdict, method_verdicts, sentences  # noqa: E402
+from benchmark.report.write import ablation_of  # noqa: E402
 
 
 def _diff(v: MethodVerdict, metric: str) -> str:
@@ -52,7 +55,39 @@ def table(folder: str) -> str:
                 f"{_diff(v, 'test_fid')} | {_diff(v, 'test_recon_loss')} | {bound} |"
             )
         out += [""] + [f"- {s}" for s in sentences(section, verdicts)] + [""]
+        out += _ablation(section, ablation_of(folder), folder)
     return "\n".join(out)
+
+
+def _vs(row: AblationRow, metric: str) -> str:
+    d = row.diffs.get(metric)
+    if d is None:
+        return "(reference)"
+    if metric == "final_latent_dim" or not d.interval.has_interval:
+        return d.interval.text(1)
+    return f"{d.interval.text()} {d.word}"
+
+
+def _ablation(section, runs, folder: str) -> list[str]:  # noqa: ANN001
+    rows = ablation_rows(section, runs)
+    if not rows:
+        return []
+    out = [
+        f"#### The stop rule's ablation, {section.dataset}, from `{folder}-ablation`",
+        "",
+        "| stop rule | seeds | size (mean ± sd) | rule fired | stop epoch | "
+        "size vs published [95% CI] | test FID vs published [95% CI] | "
+        "recon. loss vs published [95% CI] |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        stop = f"{r.stopped_at.mean:.0f}" if r.stopped_at.n else "-"
+        out.append(
+            f"| {r.rule} | {r.seeds} | {r.size.mean:.1f} ± {r.size.sd:.1f} | "
+            f"{r.fired} of {r.seeds} | {stop} | {_vs(r, 'final_latent_dim')} | "
+            f"{_vs(r, 'test_fid')} | {_vs(r, 'test_recon_loss')} |"
+        )
+    return [*out, ""]
 
 
 def main() -> int:

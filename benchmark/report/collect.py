@@ -64,8 +64,19 @@ __all__ = [
     "Section",
     "TrackingSource",
     "collect",
+    "count_epochs",
     "mean_sd",
 ]
+
+
+def count_epochs(runs: list[RunView], source: RunSource) -> list[RunView]:
+    """Give every training run without an ``epochs_trained`` metric the count of epochs
+    its history holds (the last step of ``latent_dim``); returns ``runs``."""
+    for r in runs:
+        if r.method in ("adaptive", "fixed") and EPOCHS_METRIC not in r.metrics:
+            steps = [step for step, _ in source.metric_history(r.run_id, "latent_dim")]
+            r.metrics[EPOCHS_METRIC] = float(max(steps, default=0))
+    return runs
 
 
 def _latest(runs: list[RunView]) -> RunView | None:
@@ -173,10 +184,7 @@ def collect(experiment: str | RunSource, client=None) -> list[Section]:  # noqa:
             f"experiment {name!r} has no runs of this project (no benchmark.method tag); "
             "run `mlflow run . -e benchmark` or `-e adaptive` into it first"
         )
-    for r in runs:
-        if r.method in ("adaptive", "fixed") and EPOCHS_METRIC not in r.metrics:
-            steps = [step for step, _ in source.metric_history(r.run_id, "latent_dim")]
-            r.metrics[EPOCHS_METRIC] = float(max(steps, default=0))
+    count_epochs(runs, source)
     groups: dict[tuple[str, str], list[RunView]] = defaultdict(list)
     for r in runs:
         groups[(r.dataset, r.preset)].append(r)

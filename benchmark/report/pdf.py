@@ -19,9 +19,11 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from benchmark.methods import METHODS  # noqa: E402
+from benchmark.report.ablation import ablation_rows  # noqa: E402
 from benchmark.report.collect import NAMED_SEARCHES, Section  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.headline import floors_text, headline_pages  # noqa: E402
+from benchmark.report.pages.ablation_page import ablation_page  # noqa: E402
 from benchmark.report.pages.compute_page import compute_page  # noqa: E402
 from benchmark.report.pages.grid_page import grid_page  # noqa: E402
 from benchmark.report.pages.layout import caption, page  # noqa: E402
@@ -32,6 +34,7 @@ from benchmark.report.pages.story import adaptive_page  # noqa: E402
 from benchmark.report.pages.verdict_page import verdict_page
 from benchmark.report.source import RunSource  # noqa: E402
 from benchmark.report.summary import MethodRow, method_rows  # noqa: E402
+from benchmark.report.views import RunView  # noqa: E402
 
 # Every PDF this project writes carries this in its metadata (Creator): the report writer
 # never overwrites an existing file without it.
@@ -183,9 +186,11 @@ def write_pdf(
     output: Path,
     source: RunSource,
     measure: str = DEFAULT_MEASURE,
+    ablation: list[RunView] | None = None,
 ) -> dict[str, list[MethodRow]]:
-    """Write the report, compute in ``measure`` (checked by the caller); returns each
-    section's headline rows (keyed dataset/preset)."""
+    """Write the report, compute in ``measure`` (checked by the caller), with the stop
+    rule's ablation page where ``ablation`` holds runs of the section's dataset; returns
+    each section's headline rows (keyed dataset/preset)."""
     summary = {}
     with PdfPages(output, metadata={"Creator": REPORT_CREATOR}) as pdf:
         for section in sections:
@@ -198,6 +203,7 @@ def write_pdf(
                 grid_page(section),
                 *(search_page(section, source, name) for name in PAGED_SEARCHES),
                 rules_page(section, rows),
+                ablation_page(section, ablation_rows(section, ablation or [])),
                 compute_page(section, rows),
                 methods_page(section, rows),
                 images_page(section, source),

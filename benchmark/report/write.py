@@ -6,12 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.report.collect import ReportError, Section, collect
+from benchmark.report.collect import ReportError, Section, collect, count_epochs
 from benchmark.report.compute import DEFAULT_MEASURE, check_measure, check_measure_name
 from benchmark.report.export import ExportSource, is_results_folder
 from benchmark.report.pdf import REPORT_CREATOR, write_pdf
 from benchmark.report.source import RunSource, TrackingSource
 from benchmark.report.summary import MethodRow
+from benchmark.report.views import RunView
 from benchmark.system.pids import pid_alive
 
 
@@ -24,6 +25,9 @@ class ReportResult:
     rows: dict[str, list[MethodRow]]
 
 
+# The experiment (or results folder) of a verdict's stop-rule ablation: the verdict's
+# name and this (scripts/verdict.py).
+ABLATION_SUFFIX = "-ablation"
 # Generated reports land here by default, away from the example committed in reports/.
 DEFAULT_FOLDER = Path("outputs") / "reports"
 
@@ -86,6 +90,26 @@ def source_of(experiment: str) -> tuple[str, RunSource]:
     return experiment, TrackingSource(experiment)
 
 
+def ablation_of(experiment: str) -> list[RunView]:
+    """The runs of the stop rule's ablation that go with ``experiment``: the results
+    folder ``<folder>-ablation`` beside a results folder, or the experiment
+    ``<experiment>-ablation`` of the tracking store; none when there is no such one."""
+    source: RunSource
+    if is_results_folder(experiment):
+        folder = Path(experiment).resolve()
+        companion = folder.with_name(f"{folder.name}{ABLATION_SUFFIX}")
+        if not is_results_folder(companion):
+            return []
+        source = ExportSource(companion)
+    else:
+        source = TrackingSource(f"{experiment}{ABLATION_SUFFIX}")
+    try:
+        runs = [r for r in source.runs() if r.method == "adaptive" and r.status == "FINISHED"]
+    except ReportError:  # no such experiment
+        return []
+    return count_epochs(runs, source)
+
+
 def generate_report(
     experiment: str,
     output: Path | None = None,
@@ -108,7 +132,7 @@ def generate_report(
     check_measure(sections, compute)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        rows = write_pdf(sections, name, tmp, source, compute)
+        rows = write_pdf(sections, name, tmp, source, compute, ablation_of(experiment))
         os.replace(tmp, output)
     except OSError as exc:  # a place that takes no file (/proc, a full disk)
         raise ReportError(f"cannot write the report to {output}: {exc.strerror or exc}") from None
