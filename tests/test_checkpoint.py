@@ -159,3 +159,65 @@ def test_a_stopped_run_continues_in_place(mlflow_store, make_cfg, digits_data, d
     assert [a.path for a in client.list_artifacts(run_id, "checkpoint")] == [
         f"checkpoint/{run_id}.pt"
     ]
+
+
+def _checkpoint_after_two_epochs(make_cfg, digits_data, tmp_path):
+    cfg = loop_config(make_cfg, 2)
+    path = tmp_path / "state.pt"
+    _run(cfg, digits_data, random_history(SEED, 2), checkpoint=path)
+    return cfg, load_checkpoint(path, training_fingerprint(cfg, True, None))
+
+
+def test_a_checkpoint_resumed_with_another_adam_kernel_keeps_this_devices_kernel(
+    make_cfg, digits_data, tmp_path, monkeypatch
+):
+    """A CPU checkpoint (multi-tensor Adam) resumed where the fused kernel is used (CUDA;
+    here forced on the CPU, which has it too) keeps the fused kernel, and a GradScaler
+    step, which hands fused Adam its grad_scale, works (with foreach's options it
+    raised "Expected grad_scale and found_inf to be None")."""
+    from benchmark.training import loop
+
+    cfg, state = _checkpoint_after_two_epochs(make_cfg, digits_data, tmp_path)
+    assert all(g["foreach"] for g in state.optimizer_state["param_groups"])
+
+    def fused(model, cfg, objective=None):  # noqa: ANN001, ANN202
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad, fused=True)
+
+    monkeypatch.setattr(loop, "make_optimizer", fused)
+    shuffle = torch.Generator()
+    model, optimizer, _, _ = loop._restore(state, cfg, digits_data, CPU, shuffle)
+    assert all(g["fused"] and not g["foreach"] for g in optimizer.param_groups)
+    assert optimizer.state_dict()["state"].keys() == state.optimizer_state["state"].keys()
+    scaler = torch.amp.GradScaler("cpu")
+    logits = model(digits_data.train.x[:32])[0]
+    scaler.scale(logits.mean()).backward()
+    scaler.step(optimizer)  # raised AssertionError before the kernel was kept
+    scaler.update()
+
+
+def test_the_random_streams_hold_one_cuda_state_the_training_devices(
+    make_cfg, digits_data, tmp_path, monkeypatch
+):
+    """A CUDA checkpoint keeps the stream of its own device only, and restores it on the
+    device the resumed training uses: a host that shows fewer GPUs than the one that
+    saved (all of them, before) no longer fails with IndexError. CUDA's calls are
+    stood in for here."""
+    from benchmark.training.checkpoint import RandomStreams
+
+    calls = []
+    monkeypatch.setattr(
+        torch.cuda, "get_rng_state", lambda d: calls.append(("get", d)) or torch.ones(4)
+    )
+    monkeypatch.setattr(
+        torch.cuda, "set_rng_state", lambda s, d: calls.append(("set", d, s.sum().item()))
+    )
+    gpu = torch.device("cuda", 3)
+    streams = RandomStreams.capture(torch.Generator(), gpu)
+    assert calls == [("get", gpu)] and streams.cuda.shape == (4,)
+    streams.restore(torch.Generator(), torch.device("cuda", 0))
+    assert calls[-1] == ("set", torch.device("cuda", 0), 4.0)
+    calls.clear()
+    streams.restore(torch.Generator(), CPU)  # a CUDA checkpoint resumed on a CPU
+    assert calls == []
+    _, state = _checkpoint_after_two_epochs(make_cfg, digits_data, tmp_path)
+    assert state.rng.cuda is None  # a CPU training keeps no CUDA stream

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,35 @@ def training_fingerprint(cfg: RunConfig, adaptive: bool, latent_dim: int | None)
 
 
 @dataclass
+class RandomStreams:
+    """Every random stream a training draws from: the batch shuffle's generator, torch's
+    global stream (sampling, dropout), and the CUDA stream of the training's own device
+    (only that one: a run trains on one device, and a resume on a host that shows fewer
+    GPUs, e.g. a worker pinned with ``CUDA_VISIBLE_DEVICES``, must still find it)."""
+
+    shuffle: torch.Tensor
+    torch: torch.Tensor
+    cuda: torch.Tensor | None = None
+
+    @classmethod
+    def capture(cls, shuffle: torch.Generator, device: torch.device) -> RandomStreams:
+        """The streams' states now."""
+        cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        return cls(shuffle.get_state(), torch.get_rng_state(), cuda)
+
+    def restore(self, shuffle: torch.Generator, device: torch.device) -> None:
+        """Set the streams to these states (the CUDA one on ``device``, when the
+        checkpoint was made on CUDA and the training runs on CUDA again)."""
+        shuffle.set_state(self.shuffle)
+        torch.set_rng_state(self.torch)
+        if self.cuda is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(self.cuda, device)
+
+
+@dataclass(kw_only=True)
 class Checkpoint:
-    """The state after epoch ``epoch`` (1-based, as in the records)."""
+    """The state after epoch ``epoch`` (1-based, as in the records); built with
+    keywords only (two of its fields hold tensors of one type)."""
 
     fingerprint: str
     epoch: int
@@ -60,9 +87,7 @@ class Checkpoint:
     history: list[Any]  # EpochRecords (benchmark.training.loop imports this module, not back)
     train_time_s: float
     stopped_epoch: int | None
-    shuffle_rng: torch.Tensor
-    torch_rng: torch.Tensor
-    cuda_rng: list[torch.Tensor] = field(default_factory=list)
+    rng: RandomStreams
     scaler_state: dict[str, Any] | None = None
 
     def save(self, path: Path) -> None:

@@ -25,7 +25,7 @@ from benchmark.metrics.features import FeatureExtractor
 from benchmark.models.surgery import dims_to_remove, mean_kl_per_dim, remove_latent_dims
 from benchmark.models.vaes import MLPVAE, build_model, negative_elbo
 from benchmark.system import interrupts
-from benchmark.training.checkpoint import Checkpoint
+from benchmark.training.checkpoint import Checkpoint, RandomStreams
 from benchmark.training.controller import AldController, ControllerConfig, Decision, Signals
 from benchmark.training.objective import (
     TrainingObjective,
@@ -112,6 +112,10 @@ class ValidationProbe:
 AfterTraining = Callable[
     [TrainResult, ValidationProbe], tuple[MLPVAE, dict[str, object], dict[str, float]]
 ]
+
+
+# Param-group options that choose Adam's kernel, not its update.
+OPTIMIZER_KERNELS = ("foreach", "fused")
 
 
 def make_optimizer(
@@ -354,20 +358,18 @@ def train(
             on_epoch(record)
         if checkpoint is not None:
             Checkpoint(
-                fingerprint,
-                epoch,
-                model.latent_dim,
-                state_with_objective(model, objective),
-                optimizer.state_dict(),
-                controller,
-                latent_ids,
-                result.history,
-                result.train_time_s,
-                result.stopped_epoch,
-                shuffle.get_state(),
-                torch.get_rng_state(),
-                torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                scaler.state_dict() if scaler is not None else None,
+                fingerprint=fingerprint,
+                epoch=epoch,
+                latent_dim=model.latent_dim,
+                model_state=state_with_objective(model, objective),
+                optimizer_state=optimizer.state_dict(),
+                controller=controller,
+                latent_ids=latent_ids,
+                history=result.history,
+                train_time_s=result.train_time_s,
+                stopped_epoch=result.stopped_epoch,
+                rng=RandomStreams.capture(shuffle, device),
+                scaler_state=scaler.state_dict() if scaler is not None else None,
             ).save(checkpoint)
     bar.close()
     return result
@@ -391,11 +393,15 @@ def _restore(
     if objective is not None:
         objective.load_state_dict(own)
     optimizer = make_optimizer(model, cfg, objective)
+    # load_state_dict replaces each group's options with the saved ones, the kernel
+    # choice included: a CPU checkpoint (foreach) resumed on CUDA would leave the fused
+    # optimizer with foreach's options, which GradScaler.step refuses under amp. The
+    # kernel belongs to this device, not to the checkpoint.
+    kernels = [{k: g.get(k) for k in OPTIMIZER_KERNELS} for g in optimizer.param_groups]
     optimizer.load_state_dict(state.optimizer_state)
-    shuffle.set_state(state.shuffle_rng)
-    torch.set_rng_state(state.torch_rng)
-    if state.cuda_rng and device.type == "cuda":
-        torch.cuda.set_rng_state_all(state.cuda_rng)
+    for group, kernel in zip(optimizer.param_groups, kernels, strict=True):
+        group.update(kernel)
+    state.rng.restore(shuffle, device)
     return model, optimizer, state.controller, list(state.latent_ids)
 
 
