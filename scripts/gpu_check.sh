@@ -27,12 +27,13 @@ status=0
 step() { echo; echo "=== $* ($(date +%T))"; }
 
 step "1. setup"
-if ! "$PY" -c "import benchmark, pytorch_fid, sklearn, yaml" 2>/dev/null; then
+if ! "$PY" -c "import benchmark, pytorch_fid, sklearn, yaml, pynvml" 2>/dev/null; then
   if [ "${SKIP_SETUP:-0}" = 1 ]; then
     echo "the project is not importable and SKIP_SETUP=1: set PYTHONPATH" >&2
     exit 1
   fi
-  "$PY" -m pip install -e ".[test]" || { echo "setup failed" >&2; exit 1; }
+  # the gpu extra: NVML, so that the check exercises gpu_time_s
+  "$PY" -m pip install -e ".[test,gpu]" || { echo "setup failed" >&2; exit 1; }
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, \

@@ -185,13 +185,16 @@ def test_images_install_the_project_as_the_readme_does(kind):
     readme = _readme_install()
     install = 'pip install -e ".[postgres]"'
     assert re.sub(r"\[[a-z,]+\]", "[postgres]", readme) == install
-    project_step = runs.index(install)
+    # the CUDA image adds NVML (the gpu extra), without which no run logs gpu_time_s
+    image_install = 'pip install -e ".[postgres,gpu]"' if kind == "cuda" else install
+    project_step = runs.index(image_install)
     assert project_step > torch_step
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
     # the driver SQLAlchemy picks for `postgresql://` (psycopg 3 since SQLAlchemy 2.1)
     assert any(dep.startswith("psycopg[binary]") for dep in extras["postgres"])
+    assert any(dep.startswith("nvidia-ml-py") for dep in extras["gpu"])
     copied = " ".join(args for instruction, args in steps if instruction == "COPY")
     for needed in ("pyproject.toml", "README.md", "MLproject", "benchmark", "pipelines"):
         assert needed in copied
