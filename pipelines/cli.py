@@ -125,6 +125,11 @@ def run_entry_point(
         return EXIT_BAD_INPUT
     except RunInterrupted as exc:
         stopped = tracking.end_interrupted(run_id, str(exc))
+        if run_id is not None:  # MLflow's CLI would turn it FAILED after our exit
+            from benchmark.tracking.cli_status import leave_guard
+
+            with contextlib.suppress(Exception):
+                leave_guard(run_id)
         hint = resume_hint.format(run_id=stopped) if stopped and resume_hint else ""
         print(f"{exc}: run {stopped or '(none yet)'} ended KILLED. {hint}".strip(), file=sys.stderr)
         return exc.exit_code
