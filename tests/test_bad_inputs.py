@@ -209,3 +209,25 @@ def test_a_password_in_a_parameter_is_refused_and_leaves_no_trace(
         seen += [a.path for a in client.list_artifacts(run.info.run_id)]
         assert "Hunter2Secret" not in repr(seen)
         assert client.get_run(run.info.run_id).data.params == {}
+
+
+def test_an_unreadable_data_folder_is_one_line(mlflow_store, tmp_path, capsys, monkeypatch):
+    """What a user who may not read ``data_dir`` gets (a folder of mode 000; the tests
+    run as root, whom no mode stops, so the refusal is what the file system raises)."""
+    import pathlib
+
+    from pipelines import adaptive
+
+    real_is_file = pathlib.Path.is_file
+
+    def refused(path: pathlib.Path) -> bool:
+        if str(path).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    monkeypatch.setattr(pathlib.Path, "is_file", refused)
+    code = run_entry_point(adaptive.main, ["--dataset", "mnist", "--data_dir", str(tmp_path)])
+    err = [line for line in capsys.readouterr().err.splitlines() if " INFO mlflow" not in line]
+    assert code != 0 and len([line for line in err if line.strip()]) == 1, err
+    assert err[0].startswith(f"error: cannot read {tmp_path}")
+    assert "permission denied" in err[0] and "Traceback" not in "\n".join(err)

@@ -88,4 +88,11 @@ def load_dataset(cfg: RunConfig) -> DatasetSplits:
     """Load ``cfg.dataset`` and split it deterministically from ``cfg.seed`` (on the CPU)."""
     if cfg.dataset not in LOADERS:
         raise DataError(f"unknown dataset {cfg.dataset!r}; allowed: {', '.join(LOADERS)}")
-    return LOADERS[cfg.dataset](cfg)
+    try:
+        return LOADERS[cfg.dataset](cfg)
+    except PermissionError as exc:  # a folder or file this user may not read
+        where = exc.filename or cfg.data_dir
+        raise DataError(
+            f"cannot read {where} for dataset {cfg.dataset} (permission denied); give "
+            "data_dir a folder this user can read"
+        ) from None
