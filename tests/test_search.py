@@ -353,6 +353,35 @@ def test_the_parent_queues_each_size_that_no_trial_holds_once():
     assert len(study.get_trials()) == 5
 
 
+def test_claimed_trials_are_told_as_optimize_tells_them_and_the_worker_goes_on():
+    study = optuna.create_study()
+    queue_sizes(study, [2, 4, 8, 16, 32], "now")
+
+    def objective(trial: optuna.Trial) -> float:
+        size = trial.suggest_categorical(PARAM, [2, 4, 8, 16, 32])
+        trial.report(5.0, 1)
+        if size == 2:
+            raise ValueError("a training that raised")
+        if size == 4:
+            raise optuna.TrialPruned("pruned at epoch 1")
+        if size == 8:  # failed elsewhere meanwhile (stale while its worker stalled)
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if size == 32:
+            raise KeyboardInterrupt  # a stop: the trial is told, the stop goes on
+        return float(size)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_queued(study, objective)
+    states = [(trial_size(t), t.state, t.value) for t in study.get_trials()]
+    assert states == [
+        (2, TrialState.FAIL, None),
+        (4, TrialState.PRUNED, 5.0),
+        (8, TrialState.FAIL, None),
+        (16, TrialState.COMPLETE, 16.0),
+        (32, TrialState.FAIL, None),
+    ]
+
+
 def _queued_study(tmp_path: Path, make_cfg, sizes: list[int]) -> tuple[SearchSpec, optuna.Study]:
     """A study in SQLite with heartbeats, as a search creates it, with ``sizes`` queued."""
     spec = _spec(tmp_path, latent_sizes=[2, 4, 8], heartbeat_interval=1, grace_period=2)

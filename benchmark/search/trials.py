@@ -183,7 +183,8 @@ def _run_claimed(
 ) -> None:
     """``objective`` on a claimed trial, told as ``study.optimize`` tells it: its value,
     PRUNED, or FAIL for an exception (logged; the worker goes on) or a stop (which goes
-    on up once the trial is told)."""
+    on up once the trial is told). A trial already ended elsewhere (failed as stale while
+    its worker stalled) is left as it is."""
     interval = study._storage.get_heartbeat_interval() if _beats(study) else None
     beat = _TrialHeartbeat(study, trial, interval) if interval else None
     try:
@@ -193,20 +194,20 @@ def _run_claimed(
             with beat:
                 value = objective(trial)
     except optuna.TrialPruned as exc:
-        study.tell(trial, state=TrialState.PRUNED)
+        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
         _log.info(f"Trial {trial.number} pruned. {exc}")
     except Exception as exc:
-        study.tell(trial, state=TrialState.FAIL)
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         _log.warning(
             f"Trial {trial.number} failed with parameters: {trial.params} because of the "
             f"following error: {exc!r}.",
             exc_info=True,
         )
     except BaseException:  # a stop (RunInterrupted): the trial is trained again later
-        study.tell(trial, state=TrialState.FAIL)
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         raise
     else:
-        study.tell(trial, value)
+        study.tell(trial, value, skip_if_finished=True)
         _log.info(
             f"Trial {trial.number} finished with value {value} and parameters {trial.params}."
         )
