@@ -23,7 +23,7 @@ from benchmark.methods.mechanisms.nested_dropout import choose_prefix
 from benchmark.models.vaes import build_model
 from benchmark.report.summary import METHOD_LABELS
 from benchmark.search.spec import SEARCHES, SearchSpec
-from benchmark.search.study import make_pruner, make_sampler
+from benchmark.search.study import QueuedGridSampler, make_pruner, make_sampler
 from benchmark.search.trials import budget_left, search_has_work, trials_done
 from benchmark.selection import select_latent_dim
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
@@ -64,7 +64,8 @@ def test_each_study_method_gets_its_sampler_and_pruner():
     for m in STUDIES:
         spec = SearchSpec(search=m.name, latent_sizes=[2, 4, 8]).validate()
         kinds[m.name] = (type(make_sampler(spec, 1)), type(make_pruner(spec, 12)))
-    grid, nop = optuna.samplers.GridSampler, optuna.pruners.NopPruner
+    # a grid search's sizes come from the study's queue: its sampler proposes none
+    grid, nop = QueuedGridSampler, optuna.pruners.NopPruner
     assert sorted(kinds.values(), key=str) == sorted(
         [
             (grid, nop),

@@ -12,6 +12,7 @@ cache stays the session's (conftest), so the domain CNN is trained once per sess
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,14 +41,20 @@ from benchmark.search.spec import (
     config_fingerprint,
     derive_study_name,
 )
-from benchmark.search.study import create_or_resume_study
+from benchmark.search.study import create_or_resume_study, load_study
 from benchmark.search.trials import (
+    SEARCH_RUN_ATTR,
     TAKEN_UP_ATTR,
+    claim_queued_trial,
     has_work,
     missing_sizes,
     pending_sizes,
+    queue_sizes,
     recover_stale_trials,
+    train_queued,
+    trial_size,
 )
+from benchmark.search.worker import WorkerArgs, work
 from benchmark.selection import SIGNALS, select_latent_dim
 from pipelines import gridsearch
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
@@ -311,10 +318,145 @@ def test_trials_no_worker_took_up_are_failed_after_the_grace_period():
         trial = _trial(None, TrialState.RUNNING, **attrs)
         trial.datetime_start = started
         study.add_trial(trial)
+    # a trial claimed from the queue is left to its heartbeat, recorded before its claim
+    claimed = create_trial(state=TrialState.RUNNING, system_attrs={"fixed_params": {PARAM: 4}})
+    claimed.datetime_start = old
+    study.add_trial(claimed)
     assert recover_stale_trials(study, grace_period=60) == [0, 2]
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    assert states == [TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING]
-    assert pending_sizes(study, [2, 4]) == [2, 4]
+    assert states == [
+        TrialState.FAIL,
+        TrialState.RUNNING,
+        TrialState.FAIL,
+        TrialState.RUNNING,
+        TrialState.RUNNING,
+    ]
+    assert pending_sizes(study, [2, 4]) == [2]
+
+
+# --- the grid on Optuna's queue -------------------------------------------------------
+
+
+def test_the_parent_queues_each_size_that_no_trial_holds_once():
+    study = optuna.create_study()
+    study.add_trial(_trial(2, TrialState.COMPLETE))
+    study.add_trial(_trial(16, TrialState.RUNNING))
+    study.add_trial(_trial(8, TrialState.FAIL, search_run_id="earlier"))  # retried now
+    assert queue_sizes(study, [2, 4, 8, 16], "now") == [4, 8]
+    queued = study.get_trials(states=(TrialState.WAITING,))
+    assert [trial_size(t) for t in queued] == [4, 8]
+    # each names the invocation that queued it, which a failure of it then belongs to
+    assert [t.user_attrs for t in queued] == [{SEARCH_RUN_ATTR: "now"}] * 2
+    # a queued size is taken: a second call (or a resumed parent) queues nothing
+    assert queue_sizes(study, [2, 4, 8, 16], "now") == []
+    assert queue_sizes(study, [2, 4, 8, 16], "next") == []
+    assert len(study.get_trials()) == 5
+
+
+def test_claimed_trials_are_told_as_optimize_tells_them_and_the_worker_goes_on():
+    study = optuna.create_study()
+    queue_sizes(study, [2, 4, 8, 16, 32], "now")
+
+    def objective(trial: optuna.Trial) -> float:
+        size = trial.suggest_categorical(PARAM, [2, 4, 8, 16, 32])
+        trial.report(5.0, 1)
+        if size == 2:
+            raise ValueError("a training that raised")
+        if size == 4:
+            raise optuna.TrialPruned("pruned at epoch 1")
+        if size == 8:  # failed elsewhere meanwhile (stale while its worker stalled)
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if size == 32:
+            raise KeyboardInterrupt  # a stop: the trial is told, the stop goes on
+        return float(size)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_queued(study, objective)
+    states = [(trial_size(t), t.state, t.value) for t in study.get_trials()]
+    assert states == [
+        (2, TrialState.FAIL, None),
+        (4, TrialState.PRUNED, 5.0),
+        (8, TrialState.FAIL, None),
+        (16, TrialState.COMPLETE, 16.0),
+        (32, TrialState.FAIL, None),
+    ]
+
+
+def _queued_study(tmp_path: Path, make_cfg, sizes: list[int]) -> tuple[SearchSpec, optuna.Study]:
+    """A study in SQLite with heartbeats, as a search creates it, with ``sizes`` queued."""
+    spec = _spec(tmp_path, latent_sizes=[2, 4, 8], heartbeat_interval=1, grace_period=2)
+    study = create_or_resume_study(spec, make_cfg(epochs=1))
+    queue_sizes(study, sizes, "run")
+    return spec, study
+
+
+def test_two_workers_racing_for_the_last_size_make_one_trial(tmp_path, make_cfg):
+    """Both workers read the one queued trial, then both claim it at once: one trains
+    it, the other finds the queue empty and makes no trial (Optuna's ``ask`` would
+    have created one for it)."""
+    spec, study = _queued_study(tmp_path, make_cfg, [8])
+    both_read = threading.Barrier(2, timeout=30)
+    trained, ran = [], []
+
+    def worker() -> None:
+        mine = load_study(spec, make_cfg(epochs=1))  # its own storage, as a process has
+        storage = mine._storage
+        claim = storage.set_trial_state_values
+
+        def claim_after_the_rival_read(trial_id, state, values=None):  # noqa: ANN001
+            if state == TrialState.RUNNING:
+                both_read.wait()
+            return claim(trial_id, state, values)
+
+        storage.set_trial_state_values = claim_after_the_rival_read
+
+        def objective(trial: optuna.Trial) -> float:
+            trained.append(trial.suggest_categorical(PARAM, [2, 4, 8]))
+            return 1.0
+
+        ran.append(train_queued(mine, objective))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(ran) == [0, 1] and trained == [8]
+    trials = optuna.load_study(study_name="s", storage=spec.storage).get_trials()
+    assert [(t.number, t.state, t.params) for t in trials] == [(0, TrialState.COMPLETE, {PARAM: 8})]
+
+
+def test_a_worker_with_an_empty_queue_makes_no_trial(tmp_path, make_cfg):
+    """Sizes nobody queued are no work for a worker: it trains nothing and leaves the
+    study as it was (no trial of a sampler's own)."""
+    spec, study = _queued_study(tmp_path, make_cfg, [])
+    assert pending_sizes(study, spec.latent_sizes) == [2, 4, 8]
+    args = WorkerArgs(make_cfg(epochs=1), spec, "run", "0", "sqlite:///m.db", 1)
+    work(args, prepared=None)  # it would need the data for a trial
+    assert study.get_trials() == []
+    assert train_queued(study, lambda trial: 1 / 0) == 0
+    assert study.get_trials() == []
+
+
+def test_a_claimed_trial_whose_worker_died_at_once_is_queued_again(tmp_path, make_cfg):
+    """A worker killed right after its claim, before any beat of its own: the heartbeat
+    recorded before the claim goes stale, and Optuna fails the trial and queues a retry
+    with the same size (nothing for the abandoned-trial check to do)."""
+    spec, study = _queued_study(tmp_path, make_cfg, [4])
+    dead = claim_queued_trial(study)
+    assert dead is not None and claim_queued_trial(study) is None
+    deadline = time.monotonic() + 20
+    while study.get_trials(deepcopy=False)[0].state == TrialState.RUNNING:
+        assert time.monotonic() < deadline, "the claimed trial never went stale"
+        assert recover_stale_trials(study, spec.grace_period) == []
+        time.sleep(0.5)
+    first, retry = study.get_trials()
+    assert first.state == TrialState.FAIL
+    assert retry.state == TrialState.WAITING and trial_size(retry) == 4
+    assert retry.system_attrs["failed_trial"] == first.number
+    assert retry.user_attrs[SEARCH_RUN_ATTR] == "run"
+    assert train_queued(study, lambda trial: float(trial.suggest_categorical(PARAM, [4]))) == 1
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.COMPLETE]
 
 
 def test_trial_cost_runs_to_completion_or_last_sign_of_life():

@@ -1,5 +1,5 @@
-"""The parent run of a search: the study created or resumed, the workers run until
-every size is done, the size selected, and what it all cost."""
+"""The parent run of a search: the study created or resumed, the grid's sizes queued,
+the workers run until every size is done, the size selected, and what it all cost."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from benchmark.search.coordinator import run_workers_until_done, threads_per_wor
 from benchmark.search.rows import TrialRow, per_size_table, trial_metrics, trial_rows
 from benchmark.search.spec import SearchSpec
 from benchmark.search.study import create_or_resume_study, record_parent, record_selection
-from benchmark.search.trials import missing_sizes, trials_done
+from benchmark.search.trials import missing_sizes, queue_sizes, trials_done
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
 from benchmark.system.masking import mask_url
@@ -38,9 +38,10 @@ class SearchOutcome:
 
 
 def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
-    """Create or resume the study, run the workers until every size is done, select
-    the size, and log the parent run (``benchmark.method=gridsearch``; ``nested`` puts
-    it under the active run, as the benchmark entry point does).
+    """Create or resume the study, queue the grid's sizes that no trial holds (a size
+    that failed in an earlier invocation again), run the workers until every size is
+    done, select the size, and log the parent run (``benchmark.method=gridsearch``;
+    ``nested`` puts it under the active run, as the benchmark entry point does).
 
     The study records the parent run, so workers started elsewhere (``pipelines.worker``)
     join it; the parent waits for their trials too (``coordinate_only``: for theirs only)."""
@@ -84,6 +85,8 @@ def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> Search
             tracking.tracking_uri(),
             threads_per_worker(max(1, spec.local_workers)),
         )
+        if not spec.sampled:  # before the record a joining worker waits for
+            queue_sizes(study, spec.latent_sizes, run.info.run_id)
         record_parent(
             study, cfg, spec, run.info.run_id, run.info.experiment_id, tracking.tracking_uri()
         )

@@ -22,8 +22,6 @@ MAX_RETRY = 3
 # Heartbeats (seconds): a trial whose worker has been silent for `grace_period` is stale.
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 30
-# A trial racing for a size waits at most this long for its rival's parameters.
-RIVAL_WAIT_S = 10.0
 # Rounds of workers the parent starts before giving up on sizes that keep failing.
 MAX_ROUNDS = 1 + MAX_RETRY
 # Successive halving (our choice for a handful of sizes): first rung after
@@ -86,7 +84,7 @@ class SearchSpec:
         if self.n_trials < 0:
             raise ConfigError(f"n_trials={self.n_trials} is too small; it must be >= 0")
         if self.sampled and (self.n_workers != 1 or self.coordinate_only):
-            # its trials are not a grid that the exactly-once protocol hands out
+            # its trials are proposed as it goes, not a grid's sizes on the study's queue
             raise ConfigError(
                 f"search={self.search} runs with one local worker only "
                 f"(n_workers=1, coordinate_only=false)"

@@ -5,8 +5,11 @@ worker on another machine needs to join it."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
@@ -22,7 +25,6 @@ from benchmark.search.attrs import (
 from benchmark.search.spec import (
     HALVING_MIN_RESOURCE_DIVISOR,
     HALVING_REDUCTION_FACTOR,
-    PARAM,
     SearchSpec,
     config_fingerprint,
 )
@@ -34,13 +36,43 @@ from benchmark.system.masking import mask_url
 PARAM_VALUE = "val_fid"
 
 
+class QueuedGridSampler(optuna.samplers.BaseSampler):
+    """The sampler of a grid search, whose sizes are on the study's queue: every trial a
+    worker claims takes the size it was queued with (or the one its stale trial had), so
+    there is nothing to propose. A trial that would need a proposal fails instead of
+    training a size twice."""
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        raise RuntimeError(
+            f"trial {trial.number} has no queued {param_name}: a grid search's trials take "
+            "their sizes from the study's queue"
+        )
+
+
 def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
-    """TPE over integer sizes for a sampled search; else the grid of ``latent_sizes``."""
+    """TPE over integer sizes for a sampled search; else none that proposes (the grid's
+    sizes are queued, :func:`benchmark.search.trials.queue_sizes`)."""
     if spec.sampled:
         return optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=tpe_method.startup_trials(spec.trial_budget)
         )
-    return optuna.samplers.GridSampler({PARAM: list(spec.latent_sizes)}, seed=seed)
+    return QueuedGridSampler()
 
 
 def make_pruner(spec: SearchSpec, epochs: int) -> optuna.pruners.BasePruner:

@@ -1,5 +1,7 @@
 """A worker process: trains sizes of the study, one nested MLflow run per trial, until
-none is left (the objective, the pruner's hook and the trial's user attributes)."""
+none is left (the objective, the pruner's hook and the trial's user attributes): a
+grid's queued trials until the queue is empty, a sampled search's proposals until its
+budget is spent."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.trial import FrozenTrial
 
 from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
@@ -19,13 +20,7 @@ from benchmark.methods.tpe import MIN_LATENT_DIM
 from benchmark.search.progress import trial_bar
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import load_study
-from benchmark.search.trials import (
-    SEARCH_RUN_ATTR,
-    TAKEN_UP_ATTR,
-    budget_left,
-    rival_holds_size,
-    search_has_work,
-)
+from benchmark.search.trials import SEARCH_RUN_ATTR, TAKEN_UP_ATTR, budget_left, train_queued
 from benchmark.selection import SIGNALS
 from benchmark.system.interrupts import RunInterrupted, mute_when_interrupted, raise_on_signals
 from benchmark.system.interrupts import check as check_interrupted
@@ -123,21 +118,19 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
     mute_when_interrupted("optuna")
 
     def objective(trial: optuna.Trial) -> float:
-        # first thing: a RUNNING trial without this mark was never taken up by a worker
-        trial.set_user_attr(TAKEN_UP_ATTR, trial.number)
+        if spec.sampled:
+            # first thing: a trial that `ask` made and no objective marked is abandoned
+            # (trials.abandoned_trials); a grid's trial had its heartbeat before its claim
+            trial.set_user_attr(TAKEN_UP_ATTR, trial.number)
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
         if in_parent:  # stopping this worker stops the search's own process
             trial.set_user_attr("worker_in_parent", True)
         check_interrupted()
-        if spec.sampled:  # a proposal is the trial's own: no rival can hold it
+        if spec.sampled:
             size = trial.suggest_int(PARAM, MIN_LATENT_DIM, cfg.initial_latent_dim)
-        else:
+        else:  # the size the trial was queued with
             size = int(trial.suggest_categorical(PARAM, list(spec.latent_sizes)))
-        if not spec.sampled and rival_holds_size(study, trial, size):
-            trial.set_user_attr("surplus", True)
-            study.stop()
-            raise optuna.TrialPruned(f"size {size} is already taken by another trial")
         dead_run = trial.user_attrs.get("mlflow_run_id")  # copied from a stale trial
         resume = _resumable(trial, dead_run, cfg, size) if dead_run else None
         if dead_run and resume is None:
@@ -197,10 +190,6 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
         trial.set_user_attr("train_time_s", outcome.result.train_time_s)
         return last.val_fid
 
-    def stop_when_done(study: optuna.Study, _trial: FrozenTrial) -> None:
-        if not search_has_work(study, spec):
-            study.stop()
-
     if spec.sampled:
         # one plain optimize over the budget left; a trial that raised is not retried
         # here (the coordinator's next round proposes again, at most MAX_ROUNDS times)
@@ -211,9 +200,6 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             catch=(Exception,),
         )
         return
-    while search_has_work(study, spec):
-        # a size whose training raised is recorded FAIL (and FAILED in MLflow); the
-        # worker goes on with the other sizes
-        study.optimize(
-            objective, callbacks=[stop_when_done], gc_after_trial=True, catch=(Exception,)
-        )
+    # a grid: the queued trials until none is left (a size whose training raised is
+    # recorded FAIL, and FAILED in MLflow; the worker goes on with the other sizes)
+    train_queued(study, objective)
