@@ -9,11 +9,13 @@ experiment of the test session or of another test's fixture.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import optuna
+from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,3 +85,15 @@ def wait_for_running_trial(
                 return t
         time.sleep(0.2)
     raise AssertionError(f"no trial of {study_name!r} reached the kill point in time")
+
+
+def wait_for_epochs(client: MlflowClient, proc: subprocess.Popen, n: int) -> str:
+    """The id of the first run of the default experiment once it logged ``n`` epochs;
+    fails with ``proc``'s stderr when it ends first or 300 s pass."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        runs = client.search_runs(["0"])
+        if runs and len(client.get_metric_history(runs[0].info.run_id, "latent_dim")) >= n:
+            return runs[0].info.run_id
+        time.sleep(0.2)
+    raise AssertionError(f"no run reached epoch {n}: {proc.communicate()[1][-2000:]}")

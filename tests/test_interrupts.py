@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from commands import module_command, subprocess_env
+from commands import module_command, subprocess_env, wait_for_epochs
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
@@ -75,16 +75,6 @@ def _only_run(client: MlflowClient) -> str:
     return run.info.run_id
 
 
-def _wait_for_epochs(client: MlflowClient, proc: subprocess.Popen, n: int) -> str:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        runs = client.search_runs(["0"])
-        if runs and len(client.get_metric_history(runs[0].info.run_id, "latent_dim")) >= n:
-            return runs[0].info.run_id
-        time.sleep(0.2)
-    raise AssertionError(f"no run reached epoch {n}: {proc.communicate()[1][-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, domain_cache) -> dict[str, float]:
     tmp = tmp_path_factory.mktemp("whole")
@@ -116,7 +106,7 @@ def test_a_signalled_run_ends_cleanly_and_resumes_to_the_same_end(sig, uninterru
         stderr=subprocess.PIPE,
         text=True,
     )
-    run_id = _wait_for_epochs(client, proc, STOP_AFTER_EPOCHS)
+    run_id = wait_for_epochs(client, proc, STOP_AFTER_EPOCHS)
     started = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

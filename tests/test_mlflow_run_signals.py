@@ -12,7 +12,7 @@ import time
 import mlflow
 import psutil
 import pytest
-from commands import mlflow_run_command, subprocess_env
+from commands import mlflow_run_command, subprocess_env, wait_for_epochs
 from mlflow.tracking import MlflowClient
 
 from benchmark.tracking.cli_status import INTERRUPTED_PREFIX, mlflow_cli_pid, restore_killed
@@ -51,16 +51,6 @@ def _entry_point(cli: subprocess.Popen) -> psutil.Process | None:
     return None
 
 
-def _wait_for_epochs(client: MlflowClient, cli: subprocess.Popen, n: int) -> str:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and cli.poll() is None:
-        runs = client.search_runs(["0"])
-        if runs and len(client.get_metric_history(runs[0].info.run_id, "latent_dim")) >= n:
-            return runs[0].info.run_id
-        time.sleep(0.2)
-    raise AssertionError(f"no run reached epoch {n}: {cli.communicate()[1][-2000:]}")
-
-
 def _status_settles(client: MlflowClient, run_id: str, want: str, within_s: float) -> str:
     """The run's status once it is ``want`` or ``within_s`` has passed."""
     deadline = time.monotonic() + within_s
@@ -88,7 +78,7 @@ def test_a_signal_through_mlflow_run_ends_the_run_killed(sig, to_group, resume, 
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    run_id = _wait_for_epochs(client, cli, 2)
+    run_id = wait_for_epochs(client, cli, 2)
     if to_group:
         os.killpg(cli.pid, sig)
     else:
