@@ -11,7 +11,8 @@ import torch
 from test_decision_parity import ScriptedProbe, loop_config, random_history
 
 from benchmark.errors import ConfigError
-from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+from benchmark.training.checkpoint import checkpoint_path, load_checkpoint
+from benchmark.training.fingerprint import training_fingerprint
 from benchmark.training.loop import EpochRecord, train
 
 CPU = torch.device("cpu")

@@ -1,15 +1,26 @@
 """The main job's loop (benchmark.jobs.experiment) called as a library: the per-seed grid
-searches it plans, an output it cannot write, and one tiny real job on digits."""
+searches it plans, an output it cannot write, one tiny real job on digits, a seed's data
+loaded once, and a coordinator that holds no data while it waits."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import mlflow
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
+import benchmark.jobs.experiment as experiment
+import benchmark.search.parent as parent
 from benchmark.errors import ConfigError
 from benchmark.jobs.experiment import grid_specs, run_experiment
+from benchmark.methods import METHODS
 from benchmark.report.collect import RETRAIN_ROLE, ReportError
+from benchmark.search.spec import SearchSpec
+from benchmark.system.device import release_device_memory
+from benchmark.tracking.training_run import prepare
 
 
 def test_grid_specs_name_one_study_per_seed(make_cfg):
@@ -82,3 +93,61 @@ def test_one_seed_runs_adaptive_search_and_retrain_then_the_report(
     )
     assert m["grid_sum_trial_cpu_time_s"] == pytest.approx(seed.search.sum_trial_cpu_time_s)
     assert m["wall_clock_s"] > m["adaptive_wall_clock_s"] > 0
+
+
+def test_a_seed_loads_its_data_once_for_all_its_methods(
+    mlflow_store, tmp_path, make_cfg, monkeypatch
+):
+    calls = []
+
+    def counting(cfg):
+        calls.append(cfg.seed)
+        return prepare(cfg)
+
+    # every place a job prepares data: the seed's loop and the search's parent
+    monkeypatch.setattr(experiment, "prepare", counting)
+    monkeypatch.setattr(parent, "prepare", counting)
+    configs = [make_cfg(epochs=1, latent_sizes=[2, 4])]
+    specs = grid_specs(configs, f"sqlite:///{tmp_path / 'optuna.db'}", 1)
+    out = run_experiment(
+        configs, specs, output=tmp_path / "job.pdf", methods=(METHODS["adaptive"], METHODS["grid"])
+    )
+    assert sorted(r.latent_dim for r in out.seeds[0].search.rows) == [2, 4]
+    assert calls == [1]
+
+
+def test_a_coordinator_keeps_no_data_while_it_waits(mlflow_store, tmp_path, make_cfg, monkeypatch):
+    held = []
+
+    def preparing(cfg):
+        prepared = prepare(cfg)
+        held.append(weakref.ref(prepared))
+        return prepared
+
+    class Waited(Exception):
+        pass
+
+    def waiting(*_args, **_kwargs):
+        gc.collect()
+        assert held and held[0]() is None, "the coordinator still holds its prepared data"
+        raise Waited
+
+    monkeypatch.setattr(parent, "prepare", preparing)
+    monkeypatch.setattr(parent, "run_workers_until_done", waiting)
+    spec = SearchSpec(
+        latent_sizes=[2, 4],
+        storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+        study_name="c",
+        coordinate_only=True,
+    ).validate()
+    with pytest.raises(Waited):
+        parent.run_search(make_cfg(epochs=1, latent_sizes=[2, 4]), spec)
+
+
+def test_releasing_device_memory_empties_the_cuda_cache_only_on_cuda(monkeypatch):
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    release_device_memory(torch.device("cpu"))
+    assert emptied == []
+    release_device_memory(torch.device("cuda", 0))
+    assert emptied == [True]

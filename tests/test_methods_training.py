@@ -12,10 +12,11 @@ import torch
 from benchmark.methods.mechanisms.ard_prior import ArdObjective
 from benchmark.methods.mechanisms.nested_dropout import NestedDropoutObjective
 from benchmark.models.vaes import build_model, recon_loss_per_image
-from benchmark.training.checkpoint import load_checkpoint, training_fingerprint
+from benchmark.training.checkpoint import load_checkpoint
 from benchmark.training.controller import Signals
+from benchmark.training.fingerprint import training_fingerprint
 from benchmark.training.loop import train, train_one_epoch
-from benchmark.training.objective import TrainingObjective, run_fingerprint
+from benchmark.training.objective import TrainingObjective
 
 CPU = torch.device("cpu")
 N_Z = 8
@@ -54,7 +55,7 @@ def test_the_plain_objective_trains_exactly_as_no_objective(make_cfg, digits_dat
     assert [r.train_loss for r in hooked.history] == [r.train_loss for r in plain.history]
     for name, value in _weights(plain.model).items():
         assert torch.equal(value, hooked.model.state_dict()[name]), name
-    assert run_fingerprint(cfg, False, N_Z, TrainingObjective()) == training_fingerprint(
+    assert training_fingerprint(cfg, False, N_Z, TrainingObjective()) == training_fingerprint(
         cfg, False, N_Z
     )
 
@@ -116,7 +117,7 @@ def test_a_training_with_its_own_objective_resumes_exactly(make_cfg, digits_data
         _train(cfg, digits_data, objective=ArdObjective(N_Z), checkpoint=path,
                on_epoch=stop_after_two)  # fmt: skip
     resumed_prior = ArdObjective(N_Z)
-    fingerprint = run_fingerprint(cfg, False, N_Z, resumed_prior)
+    fingerprint = training_fingerprint(cfg, False, N_Z, resumed_prior)
     assert fingerprint != training_fingerprint(cfg, False, N_Z)
     state = load_checkpoint(path, fingerprint)
     assert state.epoch == 1

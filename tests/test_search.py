@@ -38,7 +38,6 @@ from benchmark.search.spec import (
     MAX_ROUNDS,
     PARAM,
     SearchSpec,
-    config_fingerprint,
     derive_study_name,
 )
 from benchmark.search.study import create_or_resume_study, load_study
@@ -56,6 +55,7 @@ from benchmark.search.trials import (
 )
 from benchmark.search.worker import WorkerArgs, work
 from benchmark.selection import SIGNALS, select_latent_dim
+from benchmark.training.fingerprint import settings_fingerprint
 from pipelines import gridsearch
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
 
@@ -104,19 +104,19 @@ def test_derive_study_name(make_cfg):
     assert derive_study_name(make_cfg(seed=7), "halving") == "digits-quick-seed7-halving"
 
 
-def test_config_fingerprint_tracks_what_a_trial_trains(make_cfg):
-    base = config_fingerprint(make_cfg(epochs=3))
-    assert base == config_fingerprint(make_cfg(epochs=3))
+def test_settings_fingerprint_tracks_what_a_trial_trains(make_cfg):
+    base = settings_fingerprint(make_cfg(epochs=3))
+    assert base == settings_fingerprint(make_cfg(epochs=3))
     assert len(base) == 12
     # what a trial trains changes the fingerprint
-    assert config_fingerprint(make_cfg(epochs=4)) != base
-    assert config_fingerprint(make_cfg(epochs=3, lr=0.01)) != base
-    assert config_fingerprint(make_cfg(epochs=3, seed=2)) != base
-    assert config_fingerprint(make_cfg(epochs=3, fid_backend="inception")) != base
+    assert settings_fingerprint(make_cfg(epochs=4)) != base
+    assert settings_fingerprint(make_cfg(epochs=3, lr=0.01)) != base
+    assert settings_fingerprint(make_cfg(epochs=3, seed=2)) != base
+    assert settings_fingerprint(make_cfg(epochs=3, fid_backend="inception")) != base
     # the searched sizes and the device do not
-    assert config_fingerprint(make_cfg(epochs=3, device="auto")) == base
-    assert config_fingerprint(make_cfg(epochs=3, latent_sizes="2,4")) == base
-    assert config_fingerprint(make_cfg(epochs=3, latent_sizes=[8, 64, 3])) == base
+    assert settings_fingerprint(make_cfg(epochs=3, device="auto")) == base
+    assert settings_fingerprint(make_cfg(epochs=3, latent_sizes="2,4")) == base
+    assert settings_fingerprint(make_cfg(epochs=3, latent_sizes=[8, 64, 3])) == base
 
 
 def test_search_spec_defaults_validate():
@@ -165,7 +165,7 @@ def test_create_or_resume_study_records_and_checks_the_search_space(tmp_path, ma
     assert study_attrs(study) == {
         "latent_sizes": [2, 4],
         "search": "grid",
-        "config_fingerprint": config_fingerprint(cfg),
+        "config_fingerprint": settings_fingerprint(cfg),
         "dataset": "digits",
         "preset": "quick",
         VALUE_NOTE_ATTR: VALUE_NOTE,

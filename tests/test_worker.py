@@ -22,7 +22,7 @@ from benchmark.methods import tpe as tpe_method
 from benchmark.search.attrs import set_study_attr, study_attrs
 from benchmark.search.coordinator import run_workers_until_done
 from benchmark.search.join import join_study
-from benchmark.search.spec import MAX_ROUNDS, PARAM, PARENT_ATTRS, SearchSpec, config_fingerprint
+from benchmark.search.spec import MAX_ROUNDS, PARAM, PARENT_ATTRS, SearchSpec
 from benchmark.search.storage import (
     PasswordInParameterError,
     open_storage,
@@ -32,6 +32,7 @@ from benchmark.search.storage import (
 from benchmark.search.study import create_or_resume_study, record_parent
 from benchmark.search.trials import search_has_work
 from benchmark.search.worker import WorkerArgs
+from benchmark.training.fingerprint import settings_fingerprint
 from pipelines import worker
 from pipelines.cli import EXIT_BAD_INPUT, run_entry_point
 
@@ -160,7 +161,7 @@ def test_join_study_rebuilds_the_search_with_this_machines_device(tmp_path, make
     )
     assert joined is not None
     assert joined.cfg.device == "cpu"
-    assert config_fingerprint(joined.cfg) == config_fingerprint(cfg)
+    assert settings_fingerprint(joined.cfg) == settings_fingerprint(cfg)
     assert joined.cfg.to_dict() | {"device": "auto"} == cfg.to_dict()
     assert joined.spec.search == "halving"
     assert joined.spec.latent_sizes == [2, 4]

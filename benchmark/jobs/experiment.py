@@ -203,7 +203,7 @@ def run_seed(
                 size = int(seed.adaptive.test_metrics["final_latent_dim"])
                 seed.retrain = retrain_run(cfg, prepared, m, size, seed.adaptive.run_id)
         elif m.is_study:
-            search = run_search(cfg, specs[m.name], nested=True)
+            search = run_search(cfg, specs[m.name], nested=True, prepared=prepared)
             if m is grid_method.METHOD:
                 seed.search = search
             seed.methods[m.name] = search_outcome(m, search)

@@ -16,13 +16,15 @@ from benchmark.errors import BenchmarkError
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
 from benchmark.search.liveness import WorkerHeartbeat
 from benchmark.search.rows import TrialRow, trial_metrics, trial_rows
-from benchmark.search.spec import PARENT_ATTRS, SearchSpec, config_fingerprint
+from benchmark.search.spec import PARENT_ATTRS, SearchSpec
 from benchmark.search.storage import open_storage
 from benchmark.search.study import load_study, study_user_attrs
 from benchmark.search.trials import search_is_finished
 from benchmark.search.worker import WorkerArgs
+from benchmark.system.device import release_device_memory
 from benchmark.system.masking import mask_url
 from benchmark.tracking.training_run import prepare
+from benchmark.training.fingerprint import settings_fingerprint
 
 
 @dataclass
@@ -53,10 +55,10 @@ def config_from_study(attrs: dict, overrides: dict[str, str], study_name: str) -
     values = {k: v for k, v in stored.items() if k != "preset"}
     values |= {k: v for k, v in overrides.items() if v}
     cfg = resolve_config(str(stored.get("preset", "quick")), values)
-    if config_fingerprint(cfg) != attrs.get("config_fingerprint"):
+    if settings_fingerprint(cfg) != attrs.get("config_fingerprint"):
         raise BenchmarkError(
             f"this worker would train another configuration than study {study_name!r} "
-            f"(fingerprint {config_fingerprint(cfg)}, study {attrs.get('config_fingerprint')}); "
+            f"(fingerprint {settings_fingerprint(cfg)}, study {attrs.get('config_fingerprint')}); "
             "install the coordinator's version of the project"
         )
     return cfg
@@ -157,8 +159,10 @@ def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
     a nested run of the search's parent run, as if the parent had started it."""
     start = time.perf_counter()
     cfg, spec = joined.cfg, joined.spec
-    # data and feature extractor checked (and cached for the worker processes) first
+    # data and feature extractor checked (and cached for the worker processes) first;
+    # this process trains nothing itself, so it gives their memory back before it waits
     device = prepare(cfg).device
+    release_device_memory(device)
     tags = {
         "benchmark.study_name": spec.study_name,
         "benchmark.search": spec.search,

@@ -16,9 +16,10 @@ from benchmark.search.study import create_or_resume_study, record_parent, record
 from benchmark.search.trials import missing_sizes, queue_sizes, trials_done
 from benchmark.search.worker import WorkerArgs
 from benchmark.selection import SIGNALS, Selection, select_latent_dim
+from benchmark.system.device import release_device_memory
 from benchmark.system.masking import mask_url
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
-from benchmark.tracking.training_run import prepare
+from benchmark.tracking.training_run import Prepared, prepare
 
 
 @dataclass
@@ -37,19 +38,27 @@ class SearchOutcome:
     sum_trial_cpu_time_s: float
 
 
-def run_search(cfg: RunConfig, spec: SearchSpec, nested: bool = False) -> SearchOutcome:
+def run_search(
+    cfg: RunConfig, spec: SearchSpec, nested: bool = False, prepared: Prepared | None = None
+) -> SearchOutcome:
     """Create or resume the study, queue the grid's sizes that no trial holds (a size
     that failed in an earlier invocation again), run the workers until every size is
     done, select the size, and log the parent run (``benchmark.method=gridsearch``;
     ``nested`` puts it under the active run, as the benchmark entry point does).
 
     The study records the parent run, so workers started elsewhere (``pipelines.worker``)
-    join it; the parent waits for their trials too (``coordinate_only``: for theirs only)."""
+    join it; the parent waits for their trials too (``coordinate_only``: for theirs only).
+    ``prepared``: the seed's data and extractor when the caller has them (the benchmark
+    job loads a seed's data once for all its methods); otherwise they are prepared here."""
     start = time.perf_counter()
     # everything the workers will need is checked (and the feature extractor cached)
     # here, so that bad input fails before a study or a run exists
-    prepared = prepare(cfg)
+    prepared = prepared or prepare(cfg)
     device = prepared.device
+    if not spec.local_workers:
+        # a coordinator trains nothing: it keeps no data (nor GPU memory) while it waits
+        prepared = None
+        release_device_memory(device)
     study = create_or_resume_study(spec, cfg)
     print(f"Optuna storage: {mask_url(spec.storage)}  study: {spec.study_name}", flush=True)
     tags = {

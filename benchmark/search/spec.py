@@ -4,8 +4,6 @@ fingerprints that tie a study to one training configuration."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 from benchmark.config import RunConfig
@@ -100,11 +98,3 @@ class SearchSpec:
 def derive_study_name(cfg: RunConfig, search: str) -> str:
     """``<dataset>-<preset>-seed<seed>-<search>``: the same command resumes the same study."""
     return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}"
-
-
-def config_fingerprint(cfg: RunConfig) -> str:
-    """Hash of everything that changes what a trial trains (not the sizes or the device)."""
-    data = cfg.to_dict()
-    for key in ("latent_sizes", "device", "adaptive", "data_dir"):
-        data.pop(key)
-    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

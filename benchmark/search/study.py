@@ -26,10 +26,10 @@ from benchmark.search.spec import (
     HALVING_MIN_RESOURCE_DIVISOR,
     HALVING_REDUCTION_FACTOR,
     SearchSpec,
-    config_fingerprint,
 )
 from benchmark.search.storage import open_storage
 from benchmark.system.masking import mask_url
+from benchmark.training.fingerprint import settings_fingerprint
 
 # The trial value: each trial's final validation FID of prior samples (what the halving
 # pruner ranks at each rung), named so in Optuna's CLI and dashboard.
@@ -118,7 +118,7 @@ def create_or_resume_study(spec: SearchSpec, cfg: RunConfig) -> optuna.Study:
     wanted = {
         "latent_sizes": list(spec.latent_sizes),
         "search": spec.search,
-        "config_fingerprint": config_fingerprint(cfg),
+        "config_fingerprint": settings_fingerprint(cfg),
     }
     if spec.sampled:  # a resume must not change the budget either
         wanted["n_trials"] = spec.trial_budget

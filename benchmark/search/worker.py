@@ -49,7 +49,8 @@ def _resumable(trial: optuna.Trial, dead_run: str, cfg: RunConfig, size: int) ->
     """``dead_run`` when this machine holds its checkpoint (the stale trial this one
     retries trained here): the retry continues that run, and the epochs it already
     trained are reported to this trial again, so that the pruner sees them."""
-    from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+    from benchmark.training.checkpoint import checkpoint_path, load_checkpoint
+    from benchmark.training.fingerprint import training_fingerprint
 
     path = checkpoint_path(dead_run)
     if not path.exists():

@@ -19,10 +19,11 @@ from benchmark.config import RunConfig
 from benchmark.data import DatasetSplits, load_dataset
 from benchmark.metrics.features import FeatureExtractor, make_feature_extractor
 from benchmark.system.device import resolve_device
-from benchmark.training.checkpoint import checkpoint_path, load_checkpoint, training_fingerprint
+from benchmark.training.checkpoint import checkpoint_path, load_checkpoint
 from benchmark.training.evaluation import evaluate, make_test_reference
+from benchmark.training.fingerprint import training_fingerprint
 from benchmark.training.loop import AfterTraining, EpochRecord, TrainResult, ValidationProbe, train
-from benchmark.training.objective import TrainingObjective, run_fingerprint
+from benchmark.training.objective import TrainingObjective
 from benchmark.training.outputs import image_grids
 
 # The artifact that lists a subset's images (indices into the pool they were drawn from).
@@ -113,13 +114,15 @@ def run_training(
     start, cpu_start = time.perf_counter(), process_cpu_s()
     adaptive = method == "adaptive"
     data = prepared.data
-    fingerprint = (
-        training_fingerprint(cfg, adaptive, latent_dim)
-        if objective is None
-        else run_fingerprint(cfg, adaptive, latent_dim, objective)
-    )
     # a checkpoint of another training is refused before the run is touched
-    resume = load_checkpoint(checkpoint_path(resume_run_id), fingerprint) if resume_run_id else None
+    resume = (
+        load_checkpoint(
+            checkpoint_path(resume_run_id),
+            training_fingerprint(cfg, adaptive, latent_dim, objective),
+        )
+        if resume_run_id
+        else None
+    )
     if run_name is None:
         run_name = f"{method} seed={cfg.seed}" + ("" if adaptive else f" latent_dim={latent_dim}")
     with tracking.tracked_run(

@@ -1,6 +1,7 @@
 """A training's state at the end of an epoch, saved so that a stopped run continues
 where it stopped: the model at its current size, the optimizer's state, the controller,
-every random stream, the history so far, and a fingerprint of what is being trained.
+every random stream, the history so far, and the fingerprint of what is being trained
+(:mod:`benchmark.training.fingerprint`).
 
 Written atomically (a kill during a save leaves the previous epoch's file), to
 ``<checkpoint root>/<MLflow run id>.pt``; the root is ``$ALD_BENCHMARK_CHECKPOINTS`` or
@@ -9,8 +10,6 @@ Written atomically (a kill during a save leaves the previous epoch's file), to
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,11 @@ from typing import Any
 
 import torch
 
-from benchmark.config import RunConfig
 from benchmark.errors import ConfigError
 from benchmark.system.cache import write_atomically
 from benchmark.training.controller import AldController
 
 CHECKPOINT_ENV = "ALD_BENCHMARK_CHECKPOINTS"
-# Settings that do not change what is trained: where it runs and where data come from.
-NOT_TRAINING = ("device", "data_dir", "latent_sizes", "download", "baseline_latent_dim")
 
 
 def checkpoint_root() -> Path:
@@ -36,14 +32,6 @@ def checkpoint_root() -> Path:
 def checkpoint_path(run_id: str) -> Path:
     """Where the checkpoint of MLflow run ``run_id`` is kept."""
     return checkpoint_root() / f"{run_id}.pt"
-
-
-def training_fingerprint(cfg: RunConfig, adaptive: bool, latent_dim: int | None) -> str:
-    """Hash of everything that decides what a training computes (not where it runs)."""
-    data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING}
-    size = None if adaptive else (latent_dim or cfg.initial_latent_dim)
-    data |= {"adaptive": adaptive, "latent_dim": size}
-    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass

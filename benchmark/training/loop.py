@@ -27,9 +27,9 @@ from benchmark.models.vaes import MLPVAE, build_model, negative_elbo
 from benchmark.system import interrupts
 from benchmark.training.checkpoint import Checkpoint, RandomStreams
 from benchmark.training.controller import AldController, ControllerConfig, Decision, Signals
+from benchmark.training.fingerprint import training_fingerprint
 from benchmark.training.objective import (
     TrainingObjective,
-    run_fingerprint,
     split_objective_state,
     state_with_objective,
 )
@@ -287,7 +287,12 @@ def train(
     scaler = torch.amp.GradScaler(device.type) if amp_active(cfg, device) else None
     shuffle = torch.Generator().manual_seed(cfg.seed + SHUFFLE_SEED_OFFSET)
     result = TrainResult(model)
-    fingerprint = run_fingerprint(cfg, adaptive, n_z, objective)
+    # a resumed training keeps the fingerprint it was loaded under (computed once a run)
+    fingerprint = (
+        resume.fingerprint
+        if resume is not None
+        else training_fingerprint(cfg, adaptive, n_z, objective)
+    )
     first = 1
     if resume is not None:
         model, optimizer, controller, latent_ids = _restore(

@@ -12,14 +12,10 @@ with ``.to(device)``, are trained by the run's optimizer and are saved in checkp
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from torch import nn
 
-from benchmark.config import RunConfig
 from benchmark.models.vaes import VAE, negative_elbo
-from benchmark.training.checkpoint import training_fingerprint
 
 # Prefix of an objective's own tensors (a learned prior) in a checkpoint's model state.
 OBJECTIVE_STATE_PREFIX = "objective."
@@ -53,18 +49,6 @@ class TrainingObjective(nn.Module):
 
 
 ELBO = TrainingObjective()
-
-
-def run_fingerprint(
-    cfg: RunConfig, adaptive: bool, latent_dim: int | None, objective: TrainingObjective | None
-) -> str:
-    """The checkpoint fingerprint of a training: :func:`training_fingerprint`, extended by
-    the objective's description when it is not the plain ELBO (a checkpoint is never
-    resumed under another objective; a plain training's fingerprint is unchanged)."""
-    base = training_fingerprint(cfg, adaptive, latent_dim)
-    if objective is None or objective.describe() == ELBO.describe():
-        return base
-    return hashlib.sha1(f"{base}|{objective.describe()}".encode()).hexdigest()[:16]
 
 
 def state_with_objective(
