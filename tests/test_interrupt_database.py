@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -100,3 +102,42 @@ def test_database_frames_are_recognised():
     namespace = {"__name__": "sqlalchemy.engine.fake"}
     exec("import sys\ndef f():\n    return sys._getframe()\n", namespace)  # noqa: S102
     assert interrupts.in_database_call(namespace["f"]())
+
+
+SWALLOWED = """
+import gc, signal, sys, weakref
+from benchmark.system import interrupts
+
+interrupts.raise_on_signals()
+
+class Thing:
+    pass
+
+thing = Thing()
+# The signal comes while the garbage collector runs a weakref's callback: Python
+# cannot raise from there, so the handler's exception is swallowed.
+ref = weakref.ref(thing, lambda _ref: signal.raise_signal(signal.SIG{name}))
+del thing
+gc.collect()
+print("still here", flush=True)
+try:
+    interrupts.check()
+except interrupts.RunInterrupted as stop:
+    print("raised again:", stop, flush=True)
+    sys.exit(stop.exit_code)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_swallowed_by_a_callback_prints_nothing_and_is_raised_again(sig):
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED.format(name=sig.name[3:])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr
+    assert "still here" in proc.stdout
+    assert f"raised again: interrupted by {sig.name}" in proc.stdout
+    assert proc.returncode == 128 + sig

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -108,7 +109,29 @@ class _MuteWhenInterrupted(logging.Filter):
         return not interrupted()
 
 
+def _quiet_when_stopping(previous):  # noqa: ANN001, ANN202
+    """An unraisable-exception hook that says nothing of a :class:`RunInterrupted`.
+
+    A signal's exception raised inside a callback Python cannot raise from (a weakref's
+    or a finalizer's, run by the garbage collector) is swallowed and printed as
+    "Exception ignored in ..." with a traceback, where the user asked for a stop and
+    gets one line. The stop is not lost: the handler recorded it, and :func:`check`
+    raises it again at the next step. Every other exception still reaches ``previous``.
+    """
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, RunInterrupted):
+            return
+        previous(unraisable)
+
+    hook.quiet_when_stopping = True  # type: ignore[attr-defined]
+    return hook
+
+
 def raise_on_signals() -> None:
-    """From now on SIGINT and SIGTERM raise :class:`RunInterrupted` (main thread only)."""
+    """From now on SIGINT and SIGTERM raise :class:`RunInterrupted` (main thread only),
+    and one swallowed by a garbage collector's callback prints nothing."""
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, _raise)
+    if not getattr(sys.unraisablehook, "quiet_when_stopping", False):
+        sys.unraisablehook = _quiet_when_stopping(sys.unraisablehook)
