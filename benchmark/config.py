@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -258,7 +259,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_choice("dataset", cfg.dataset, DATASETS)
     _check_choice("prune_order", cfg.prune_order, PRUNE_ORDERS)
     _check_choice("posterior", cfg.posterior, POSTERIORS)
-    _check_choice("device", cfg.device, DEVICES)
+    if not re.fullmatch(r"cuda:\d+", cfg.device):  # one GPU of several: cuda:N
+        _check_choice("device", cfg.device, DEVICES + ("cuda:N",))
     _check_choice("fid_backend", cfg.fid_backend, FID_BACKENDS)
     _check_min("epochs", cfg.epochs, 1, "the number of epochs must be a positive integer")
     _check_min(

@@ -6,7 +6,7 @@ import sys
 
 from benchmark import tracking
 from benchmark.config import resolve_config
-from benchmark.tracking.training_run import prepare, run_training
+from benchmark.tracking.training_run import TrainingSpec, prepare, run_training
 from pipelines.cli import parse_params, run_entry_point
 
 PARAMETERS = (
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> None:
     prepared = prepare(cfg)
     if resume:
         tracking.note_continuation(tracking.env_run_id(), resume)
-    outcome = run_training(cfg, prepared, "adaptive", resume_run_id=resume)
+    outcome = run_training(cfg, prepared, TrainingSpec.shrinking(resume))
     m = outcome.test_metrics
     print(
         f"adaptive run {outcome.run_id}: final latent size {int(m['final_latent_dim'])}, "

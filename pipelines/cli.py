@@ -115,13 +115,16 @@ def run_entry_point(
             main(sys.argv[1:] if argv is None else argv)
     except BenchmarkError as exc:
         message = str(exc)
+        if run_id is not None and getattr(exc, "discard_run", False):
+            # its parameters hold a secret: the line says where the run went
+            with contextlib.suppress(Exception):
+                message += "; " + tracking.discard_run(run_id, message)
+            print(f"error: {message}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"error: {message}", file=sys.stderr)
         if run_id is not None:
             with contextlib.suppress(Exception):  # the store itself may be what failed
-                if getattr(exc, "discard_run", False):  # its parameters hold a secret
-                    tracking.discard_run(run_id, message)
-                else:
-                    tracking.mark_run_failed(run_id, message)
+                tracking.mark_run_failed(run_id, message)
         return EXIT_BAD_INPUT
     except RunInterrupted as exc:
         stopped = tracking.end_interrupted(run_id, str(exc))

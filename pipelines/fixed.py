@@ -9,7 +9,7 @@ import sys
 from benchmark import tracking
 from benchmark.config import MAX_LATENT_DIM, parse_int_list, resolve_config
 from benchmark.errors import ConfigError
-from benchmark.tracking.training_run import prepare, run_training
+from benchmark.tracking.training_run import TrainingSpec, prepare, run_training
 from pipelines.adaptive import PARAMETERS as ADAPTIVE_PARAMETERS
 from pipelines.adaptive import RESUME_HINT
 from pipelines.cli import parse_params, run_entry_point
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
     prepared = prepare(cfg)
     if resume:
         tracking.note_continuation(tracking.env_run_id(), resume)
-    outcome = run_training(cfg, prepared, "fixed", latent_dim=latent_dim, resume_run_id=resume)
+    outcome = run_training(cfg, prepared, TrainingSpec.fixed(latent_dim, resume_run_id=resume))
     m = outcome.test_metrics
     print(
         f"fixed run {outcome.run_id}: latent size {latent_dim}, "

@@ -64,12 +64,12 @@ def _forked_starts(repeats: int) -> list[float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         mark = str(Path(tmp) / "began")
-        (first,) = processes.start(_mark_start, (mark,), 1)  # waits for the server's imports
+        (first,) = processes.start(_mark_start, [(mark,)])  # waits for the server's imports
         first.join()
         starts = []
         for _ in range(repeats):
             asked = time.perf_counter()  # the same clock in both: CLOCK_MONOTONIC
-            (proc,) = processes.start(_mark_start, (mark,), 1)
+            (proc,) = processes.start(_mark_start, [(mark,)])
             proc.join()
             starts.append(float(Path(mark).read_text()) - asked)
         return starts

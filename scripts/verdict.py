@@ -230,7 +230,7 @@ class Driver:
 
         from benchmark.jobs.rivals import method_tags
         from benchmark.methods import adaptive as adaptive_method
-        from benchmark.tracking.training_run import run_training
+        from benchmark.tracking.training_run import RunPlacement, TrainingSpec, run_training
 
         tags = method_tags(adaptive_method.METHOD) | ({ABLATION_TAG: variant} if variant else {})
 
@@ -250,8 +250,12 @@ class Driver:
         resume = self.stopped_run(experiment, match)
         mlflow.set_experiment(experiment)
         name = f"adaptive seed={cfg.seed}" + (f" {variant}" if variant else "")
-        out = run_training(cfg, self.prepared(), "adaptive", run_name=name, extra_tags=tags,
-                           resume_run_id=resume)  # fmt: skip
+        out = run_training(
+            cfg,
+            self.prepared(),
+            TrainingSpec.shrinking(resume),
+            RunPlacement(run_name=name, extra_tags=tags),
+        )
         self.finish(experiment)
         return out.run_id
 
@@ -260,7 +264,7 @@ class Driver:
 
         from benchmark.jobs.rivals import RETRAIN_OF_TAG, RETRAIN_ROLE, ROLE_TAG, method_tags
         from benchmark.methods import adaptive as adaptive_method
-        from benchmark.tracking.training_run import run_training
+        from benchmark.tracking.training_run import RunPlacement, TrainingSpec, run_training
 
         tags = method_tags(
             adaptive_method.METHOD, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: adaptive_id}
@@ -277,9 +281,14 @@ class Driver:
         size = int(adaptive.metrics["final_latent_dim"])
         resume = self.stopped_run(self.name, match)
         mlflow.set_experiment(self.name)
-        run_training(self.cfg, self.prepared(), "fixed", latent_dim=size,
-                     run_name=f"retrain seed={self.cfg.seed} latent_dim={size}",
-                     extra_tags=tags, resume_run_id=resume)  # fmt: skip
+        run_training(
+            self.cfg,
+            self.prepared(),
+            TrainingSpec.fixed(size, resume_run_id=resume),
+            RunPlacement(
+                run_name=f"retrain seed={self.cfg.seed} latent_dim={size}", extra_tags=tags
+            ),
+        )
         self.finish(self.name)
 
     def study(self, m) -> None:  # noqa: ANN001 - a study Method
@@ -300,7 +309,7 @@ class Driver:
             return
         mlflow.set_experiment(self.name)
         self.stopped_run(self.name, match)  # a stale parent ends FAILED; the study resumes
-        run_search(self.cfg, spec)
+        run_search(self.cfg, spec, prepared=self.prepared())
         self.finish(self.name)
 
     def rival(self, m) -> None:  # noqa: ANN001 - a one-training Method

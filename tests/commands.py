@@ -97,3 +97,13 @@ def wait_for_epochs(client: MlflowClient, proc: subprocess.Popen, n: int) -> str
             return runs[0].info.run_id
         time.sleep(0.2)
     raise AssertionError(f"no run reached epoch {n}: {proc.communicate()[1][-2000:]}")
+
+
+def record_liveness(client, run_id: str, process: str, beat: float) -> None:  # noqa: ANN001
+    """Write ``run_id``'s liveness record (benchmark.tracking.liveness) by hand: its
+    process as ``host:pid`` and its last beat."""
+    import json
+
+    from benchmark.tracking import LIVENESS_FILE
+
+    client.log_text(run_id, json.dumps({"process": process, "beat": beat}), LIVENESS_FILE)

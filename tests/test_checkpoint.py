@@ -126,18 +126,23 @@ def test_a_stopped_run_continues_in_place(mlflow_store, make_cfg, digits_data, d
     decisions and test metrics of an uninterrupted run; the checkpoint is then removed."""
     from mlflow.tracking import MlflowClient
 
-    from benchmark.tracking.training_run import Prepared, run_training
+    from benchmark.tracking.training_run import Prepared, RunHooks, TrainingSpec, run_training
 
     cfg = make_cfg(epochs=8, patience=2, coarse_step=4)
     prepared = Prepared(digits_data, digits_extractor, CPU)
-    whole = run_training(cfg, prepared, "adaptive", progress=False)
+    whole = run_training(cfg, prepared, TrainingSpec.shrinking(), hooks=RunHooks(progress=False))
 
     def kill_in_epoch_4(record: EpochRecord) -> None:
         if record.epoch == 4:
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_training(cfg, prepared, "adaptive", progress=False, on_epoch=kill_in_epoch_4)
+        run_training(
+            cfg,
+            prepared,
+            TrainingSpec.shrinking(),
+            hooks=RunHooks(progress=False, on_epoch=kill_in_epoch_4),
+        )
     client = MlflowClient()
     stopped = client.search_runs(
         [client.get_experiment_by_name("Default").experiment_id],
@@ -145,7 +150,9 @@ def test_a_stopped_run_continues_in_place(mlflow_store, make_cfg, digits_data, d
     )[0]
     run_id = stopped.info.run_id
     assert checkpoint_path(run_id).exists()
-    resumed = run_training(cfg, prepared, "adaptive", progress=False, resume_run_id=run_id)
+    resumed = run_training(
+        cfg, prepared, TrainingSpec.shrinking(run_id), hooks=RunHooks(progress=False)
+    )
     assert resumed.run_id == run_id
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"

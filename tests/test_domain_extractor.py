@@ -185,3 +185,61 @@ def test_long_inception_passes_show_progress_and_short_ones_stay_quiet(capsys):
     long = extractor.features(torch.rand(step * (extractor.QUIET_BATCHES + 1), 1, 4, 4))
     assert f"Inception features of {len(long)} images" in capsys.readouterr().err
     assert short.shape == (step * extractor.QUIET_BATCHES, 3)
+
+
+def _draw_as_it_goes(used, epochs, gen):
+    """The draws a step-by-step loop makes: an epoch's order, then its steps' shifts."""
+    orders, shifts = [], []
+    for _ in range(epochs):
+        orders.append(torch.randperm(used, generator=gen))
+        for start in range(0, used, domain_module.DOMAIN_BATCH):
+            n = min(domain_module.DOMAIN_BATCH, used - start)
+            if n >= 2:
+                shifts.append(domain_module.draw_shifts(n, domain_module.DOMAIN_SHIFT, gen))
+    return orders, shifts
+
+
+@pytest.mark.parametrize("used", [300, 257])  # 257: a last batch of one, which draws nothing
+def test_the_training_plan_is_the_draws_of_a_step_by_step_loop(used):
+    orders, shifts = domain_module._draw_plan(used, 3, torch.Generator().manual_seed(5))
+    want_orders, want_shifts = _draw_as_it_goes(used, 3, torch.Generator().manual_seed(5))
+    assert all(torch.equal(orders[e], want_orders[e]) for e in range(3))
+    got = [
+        shifts[e, s, :, : min(domain_module.DOMAIN_BATCH, used - start)]
+        for e in range(3)
+        for s, start in enumerate(range(0, used, domain_module.DOMAIN_BATCH))
+        if used - start >= 2
+    ]
+    assert len(got) == len(want_shifts)
+    assert all(torch.equal(a, b) for a, b in zip(got, want_shifts, strict=True))
+
+
+def test_the_extractor_training_copies_to_the_device_once_not_every_step(monkeypatch):
+    """Twice the steps, the same copies: the data, the pre-drawn plan and the model's
+    state go to the device once, nothing goes per step or per epoch."""
+    original = torch.Tensor.to
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(600, 1, 8, 8, generator=gen)
+    y = torch.arange(600) % 3
+    monkeypatch.setattr(domain_module, "DOMAIN_MAX_IMAGES", 600)
+
+    def copies_and_steps(train_samples: int) -> tuple[int, int]:
+        copies = []
+
+        def counting_to(self, *args, **kwargs):
+            copies.append(args)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(domain_module, "DOMAIN_TRAIN_SAMPLES", train_samples)
+        used, epochs = domain_schedule(600)
+        monkeypatch.setattr(torch.Tensor, "to", counting_to)
+        try:
+            train_domain_classifier(x, y, 3, seed=1, progress=False)
+        finally:
+            monkeypatch.setattr(torch.Tensor, "to", original)
+        return len(copies), epochs * -(-used // domain_module.DOMAIN_BATCH)
+
+    few, few_steps = copies_and_steps(1800)
+    many, many_steps = copies_and_steps(3600)
+    assert many_steps == 2 * few_steps >= 20
+    assert many == few, f"{few} copies for {few_steps} steps, {many} for {many_steps}"

@@ -39,7 +39,7 @@ def test_an_unwritable_output_fails_before_any_training(mlflow_store, tmp_path, 
     with pytest.raises(ReportError, match="is a folder"):
         run_experiment(configs, specs, output=tmp_path)
     runs = mlflow.search_runs(search_all_experiments=True)
-    assert list(runs["tags.benchmark.method"]) == ["report"]
+    assert list(runs["tags.benchmark.method"]) == ["benchmark"]
     assert list(runs["status"]) == ["FAILED"]
     assert list(runs["tags.mlflow.runName"]) == ["benchmark digits quick"]
     assert not (tmp_path / "o.db").exists()
@@ -58,7 +58,7 @@ def test_one_seed_runs_adaptive_search_and_retrain_then_the_report(
     assert sorted(r.latent_dim for r in seed.search.rows) == [2, 4]
     client = MlflowClient()
     top = client.get_run(out.run_id)
-    assert top.info.status == "FINISHED" and top.data.tags["benchmark.method"] == "report"
+    assert top.info.status == "FINISHED" and top.data.tags["benchmark.method"] == "benchmark"
     children = {
         r.info.run_id: r
         for r in client.search_runs(

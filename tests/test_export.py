@@ -44,7 +44,7 @@ def exported(tmp_path_factory):
             "--output", str(tmp / "from-store.pdf")]  # fmt: skip
     assert run_entry_point(benchmark_pipeline.main, args) == 0
     store_rows = method_rows(collect("exp")[0])
-    store_views = {v.run_id: v for v in TrackingSource("exp").runs() if v.method != "report"}
+    store_views = {v.run_id: v for v in TrackingSource("exp").runs() if v.is_result}
     source = TrackingSource("exp")
     some = next(v for v in store_views.values() if v.method == "adaptive")
     store_history = source.metric_history(some.run_id, "val_fid")

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from commands import module_command, subprocess_env, wait_for_epochs
+from commands import module_command, record_liveness, subprocess_env, wait_for_epochs
 from mlflow.tracking import MlflowClient
 
 from benchmark import tracking
@@ -27,13 +27,11 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _running_run(client: MlflowClient, process: str, beat: float | None, epochs: int = 0) -> str:
+def _running_run(client: MlflowClient, process: str, beat: float, epochs: int = 0) -> str:
     run = client.create_run("0")
     run_id = run.info.run_id
     client.set_tag(run_id, "benchmark.method", "adaptive")
-    client.set_tag(run_id, tracking.PROCESS_TAG, process)
-    if beat is not None:
-        client.set_tag(run_id, tracking.HEARTBEAT_TAG, f"{beat:.0f}")
+    record_liveness(client, run_id, process, beat)
     for step in range(1, epochs + 1):
         client.log_metric(run_id, "latent_dim", 8, step=step)
     return run_id
@@ -48,7 +46,7 @@ def test_runs_whose_process_vanished_are_ended_failed(mlflow_store):
     silent_elsewhere = _running_run(client, "elsewhere:1", old, epochs=5)
     beating_elsewhere = _running_run(client, "elsewhere:1", now)
     kept = _running_run(client, f"{host}:{_dead_pid()}", now)
-    not_ours = client.create_run("0").info.run_id  # no process recorded: not the project's
+    not_ours = client.create_run("0").info.run_id  # no liveness record: not the project's
     ended = tracking.reap_vanished_runs("0", keep={kept})
     assert sorted(ended) == sorted([dead_here, silent_elsewhere])
     for run_id, epoch in ((dead_here, 3), (silent_elsewhere, 5)):

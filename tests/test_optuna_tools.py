@@ -19,7 +19,6 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from benchmark.search.attrs import SELECTED_ATTR, VALUE_NOTE, VALUE_NOTE_ATTR
-from benchmark.search.liveness import WorkerHeartbeat
 from benchmark.search.spec import PARAM, SearchSpec
 from benchmark.search.study import create_or_resume_study, record_parent, record_selection
 
@@ -28,7 +27,7 @@ MAX_ROW_CHARS = 200
 
 
 def _searched_study(tmp_path: Path, make_cfg) -> tuple[optuna.Study, SearchSpec]:
-    """A study as a finished search leaves it: parent recorded, a worker's beat, two
+    """A study as a finished search leaves it: parent recorded, two
     trials (val_fid lowest at 2) and the project's selection (4)."""
     spec = SearchSpec(
         latent_sizes=[2, 4],
@@ -38,8 +37,6 @@ def _searched_study(tmp_path: Path, make_cfg) -> tuple[optuna.Study, SearchSpec]
     cfg = make_cfg(epochs=2)
     study = create_or_resume_study(spec, cfg)
     record_parent(study, cfg, spec, "a" * 32, "1", "sqlite:///mlflow.db")
-    with WorkerHeartbeat(study, "b" * 32, interval_s=60):
-        pass
     for size, fid in ((2, 1.0), (4, 2.0)):
         study.add_trial(
             create_trial(

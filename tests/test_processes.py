@@ -36,7 +36,7 @@ def test_a_worker_takes_the_environment_cwd_and_output_of_who_starts_it(tmp_path
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         try:
-            (proc,) = processes.start(_report, (str(tmp_path / "seen"), "hello"), 1, "t")
+            (proc,) = processes.start(_report, [(str(tmp_path / "seen"), "hello")], "t")
         finally:
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)

@@ -74,7 +74,7 @@ def test_benchmark_writes_a_report_with_mlflows_numbers(bench):
     assert pages >= 3
     (adaptive,) = _runs("adaptive")
     (grid,) = _runs("gridsearch")
-    (report_run,) = _runs("report")
+    (report_run,) = _runs("benchmark")
     am, gm = adaptive.data.metrics, grid.data.metrics
     for needle in (
         "ALD-VAE",
@@ -312,10 +312,10 @@ def test_mlflow_run_benchmark_done_when(tmp_path):
     (grid,) = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
     assert sorted(r.data.tags["benchmark.method"] for r in runs) == [
         "adaptive",
+        "benchmark",
         "fixed",
         "fixed",
         "gridsearch",
-        "report",
     ]
     stray = client.get_experiment_by_name("shell-default")
     assert stray is None or not client.search_runs([stray.experiment_id])

@@ -393,7 +393,7 @@ def test_passwords_in_urls_never_logged_written_or_printed(services, tmp_path, c
 
     runs = _experiment_runs(services.server.uri, "secrets")
     assert {r.data.tags["benchmark.method"] for r in runs} == {
-        "report",
+        "benchmark",
         "adaptive",
         "gridsearch",
         "fixed",

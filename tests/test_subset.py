@@ -109,7 +109,13 @@ def test_a_subset_of_unlabelled_images_is_refused(tmp_path):
 def test_the_run_records_the_subset_seed_and_indices(tmp_path, monkeypatch):
     import mlflow
 
-    from benchmark.tracking.training_run import SUBSET_INDICES_FILE, prepare, run_training
+    from benchmark.tracking.training_run import (
+        SUBSET_INDICES_FILE,
+        RunHooks,
+        TrainingSpec,
+        prepare,
+        run_training,
+    )
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(tmp_path)
@@ -117,7 +123,7 @@ def test_the_run_records_the_subset_seed_and_indices(tmp_path, monkeypatch):
                initial_latent_dim=4, fid_samples=20, test_fid_samples=20,
                silhouette_samples=50)  # fmt: skip
     prepared = prepare(cfg)
-    out = run_training(cfg, prepared, "fixed", latent_dim=4, progress=False)
+    out = run_training(cfg, prepared, TrainingSpec.fixed(4), hooks=RunHooks(progress=False))
     run = mlflow.get_run(out.run_id)
     assert run.data.params["config.subset"] == "400"
     assert run.data.params["config.subset_seed"] == "3"

@@ -276,3 +276,25 @@ def test_kl_order_cuts_the_uninformative_dimension_end_to_end():
     assert remove == [2]
     kept = remove_latent_dims(model, opt, remove)
     assert 2 not in kept and model.latent_dim == N_Z - 1
+
+
+class _CountingKL(torch.Tensor):
+    """A mean-KL tensor that counts the scalars read off it one at a time (each is a
+    host sync on CUDA)."""
+
+    reads = 0
+
+    def __float__(self):
+        type(self).reads += 1
+        return super().__float__()
+
+    def item(self):
+        type(self).reads += 1
+        return super().item()
+
+
+def test_dims_to_remove_kl_reads_the_kl_to_the_host_once_not_per_dimension():
+    mean_kl = torch.tensor([0.9, 0.05, 3.0, 0.01, 0.5, 0.02]).as_subclass(_CountingKL)
+    _CountingKL.reads = 0
+    assert dims_to_remove("kl", 3, 6, mean_kl) == [1, 3, 5]
+    assert _CountingKL.reads == 0

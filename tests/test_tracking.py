@@ -92,7 +92,10 @@ def test_cuda_runs_log_gpu_busy_seconds_from_the_utilisation(mlflow_store):
     start = time.monotonic()
     with (
         mlflow.start_run() as run,
-        tracking.usage_metrics(torch.device("cuda"), read_gpu=lambda: next(readings)),
+        tracking.usage_metrics(
+            torch.device("cuda"),
+            read_gpu=lambda: usage.GpuReading(process=lambda: next(readings), device=lambda: 100.0),
+        ),
     ):
         time.sleep(1.2)
     elapsed = time.monotonic() - start
@@ -107,7 +110,7 @@ def test_gpu_busy_meter_weighs_time_by_utilisation():
 
 
 def test_a_cuda_run_without_nvml_says_why_it_has_no_gpu_time(mlflow_store, monkeypatch):
-    def missing(_device):
+    def missing(_device, _pid=None):
         raise ImportError("No module named 'pynvml'")
 
     monkeypatch.setattr(usage, "nvml_utilization", missing)

@@ -230,25 +230,89 @@ def test_non_finite_loss_raises_training_diverged(
 
 
 def test_optimizer_is_multi_tensor_adam_with_the_published_update(make_cfg):
-    """make_optimizer's faster Adam (multi-tensor on a CPU) takes the same steps as
-    PyTorch's plain per-parameter loop with the published settings (amsgrad)."""
-    from benchmark.models.vaes import build_model, negative_elbo
+    """make_optimizer on a CPU is the multi-tensor Adam with the published settings."""
+    from benchmark.models.vaes import build_model
+
+    opt = train_module.make_optimizer(build_model((1, 8, 8), 6, 32), make_cfg())
+    assert opt.defaults["foreach"] is True and opt.defaults["amsgrad"] is True
+    assert not opt.defaults.get("fused")
+
+
+def _steps(model, opt, x, n: int) -> None:  # noqa: ANN001
+    from benchmark.models.vaes import negative_elbo
+
+    for step in range(n):
+        torch.manual_seed(100 + step)  # the same reparameterisation noise for every kernel
+        logits, mu, logvar, _ = model(x)
+        opt.zero_grad()
+        negative_elbo(logits, x, mu, logvar).backward()
+        opt.step()
+
+
+def test_fused_multi_tensor_and_plain_adam_take_the_same_steps_across_a_cut(make_cfg):
+    """The three kernels of Adam (fused, CUDA's choice; multi-tensor, the CPU's; the
+    plain per-parameter loop, the reference) give the same parameters after steps,
+    a latent cut (parameters and optimizer state sliced) and more steps."""
+    from benchmark.models.surgery import remove_latent_dims
+    from benchmark.models.vaes import build_model
 
     cfg = make_cfg()
     torch.manual_seed(0)
-    fast_model = build_model((1, 8, 8), 6, 32)
-    slow_model = build_model((1, 8, 8), 6, 32)
-    slow_model.load_state_dict(fast_model.state_dict())
-    fast = train_module.make_optimizer(fast_model, cfg)
-    slow = torch.optim.Adam(slow_model.parameters(), lr=cfg.lr, amsgrad=True, foreach=False)
-    assert fast.defaults["foreach"] is True and fast.defaults["amsgrad"] is True
+    first = build_model((1, 8, 8), 6, 32)
     x = torch.rand(32, 1, 8, 8)
-    for model, opt in ((fast_model, fast), (slow_model, slow)):
-        for _ in range(5):
-            torch.manual_seed(1)  # the same reparameterisation noise for both
-            logits, mu, logvar, _ = model(x)
-            opt.zero_grad()
-            negative_elbo(logits, x, mu, logvar).backward()
-            opt.step()
-    for a, b in zip(fast_model.parameters(), slow_model.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    ends = {}
+    for kernel in ({"foreach": False}, {"foreach": True}, {"fused": True}):
+        model = build_model((1, 8, 8), 6, 32)
+        model.load_state_dict(first.state_dict())
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True, **kernel)
+        _steps(model, opt, x, 4)
+        remove_latent_dims(model, opt, [1, 4])
+        _steps(model, opt, x, 4)
+        assert model.latent_dim == 4
+        ends[next(iter(kernel.items()))] = [p.detach().clone() for p in model.parameters()]
+    plain = ends.pop(("foreach", False))
+    moved = [
+        (a - b).abs().max()
+        for a, b in zip(plain, first.parameters(), strict=True)
+        if a.shape == b.shape  # the parameters the cut left whole
+    ]
+    assert max(moved) > 1e-4  # the steps did move the parameters
+    for kernel, params in ends.items():
+        for a, b in zip(params, plain, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"{kernel} differs")
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "gpus", "expected"),
+    [
+        ("cuda:1", 2, "cuda:1"),
+        ("cuda:0", 1, "cuda:0"),
+        ("cuda:2", 2, "device=cuda:2 asked for, but 2 CUDA GPU(s) are visible (cuda:0 to cuda:1)"),
+        ("cuda:0", 0, "device=cuda:0 asked for, but no CUDA GPU is available"),
+        ("gpu", 1, "unknown device 'gpu'; allowed: auto, cpu, cuda, cuda:N"),
+    ],
+)
+def test_a_gpu_is_chosen_by_its_index_or_refused_with_one_line(monkeypatch, name, gpus, expected):
+    from benchmark.errors import ConfigError
+    from benchmark.system import device as device_module
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    if expected.startswith("cuda"):
+        assert device_module.resolve_device(name) == torch.device(expected)
+        return
+    with pytest.raises(ConfigError) as info:
+        device_module.resolve_device(name)
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+def test_the_config_takes_cuda_with_an_index_and_names_it_when_refusing(make_cfg):
+    from benchmark.config import validate
+    from benchmark.errors import ConfigError
+
+    validate(make_cfg(device="cuda:3"))
+    with pytest.raises(ConfigError, match=r"allowed: auto, cpu, cuda, cuda:N"):
+        validate(make_cfg(device="cuda:x"))

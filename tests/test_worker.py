@@ -5,6 +5,7 @@ an MLflow server, with real trainings, are in tests/test_services.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -410,7 +411,7 @@ def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
     events: list[str] = []
     began_here = threading.Event()
 
-    def start(args, count):
+    def start(args, count, first=0):
         # a cold server: the processes come only after the worker here has begun
         events.append(f"start {count} (after the worker here began: {began_here.wait(30)})")
         return [_FakeProcess(events, f"w{i}") for i in range(count)]
@@ -439,6 +440,40 @@ def test_with_prepared_data_one_of_n_workers_trains_in_this_process(
     ]
 
 
+@pytest.mark.parametrize(
+    ("device", "gpus", "here", "expected"),
+    [
+        ("cuda", 3, False, ["cuda:0", "cuda:1", "cuda:2", "cuda:0"]),
+        ("auto", 2, True, ["cuda:1", "cuda:0", "cuda:1"]),  # the one here has cuda:0's data
+        ("cuda", 1, False, ["cuda", "cuda"]),  # one GPU: nothing to spread
+        ("cuda:1", 2, False, ["cuda:1", "cuda:1"]),  # pinned by the user
+        ("cpu", 2, False, ["cpu", "cpu"]),
+    ],
+)
+def test_local_workers_spread_over_the_visible_gpus(
+    tmp_path, make_cfg, monkeypatch, device, gpus, here, expected
+):
+    """Worker i trains on GPU i mod n of the n visible ones (the compose file's GPU
+    worker sees every card of its host); a pinned device and one GPU stay as given."""
+    import benchmark.system.device as device_module
+
+    started: list[list[tuple]] = []
+    monkeypatch.setattr(device_module, "gpu_count", lambda: gpus)
+    monkeypatch.setattr(
+        coordinator.processes, "start", lambda _target, arg_sets: started.append(arg_sets) or []
+    )
+    monkeypatch.setattr(coordinator.processes, "warm_up", lambda: None)
+    monkeypatch.setattr(coordinator, "_run_worker_here", lambda args, prepared: [0])
+    cfg = make_cfg(epochs=1, device=device)
+    args = WorkerArgs(cfg, _spec(tmp_path), "parent", "0", "sqlite:///m.db", 1)
+    n = len(expected) + (1 if here else 0)
+    coordinator._run_local_workers(args, n, prepared="data" if here else None)
+    (arg_sets,) = started
+    assert [a.cfg.device for (a,) in arg_sets] == expected
+    # only the device differs from the search's configuration
+    assert all(dataclasses.replace(a.cfg, device=device) == cfg for (a,) in arg_sets)
+
+
 def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
     tmp_path, make_cfg, monkeypatch
 ):
@@ -448,7 +483,7 @@ def test_a_stop_during_this_process_trial_stops_the_spawned_workers(
 
     events: list[str] = []
     monkeypatch.setattr(
-        coordinator, "_start_workers", lambda args, count: [_FakeProcess(events, "w0")]
+        coordinator, "_start_workers", lambda args, count, first=0: [_FakeProcess(events, "w0")]
     )
 
     def stopped_here(args, prepared):
@@ -480,6 +515,7 @@ def test_workers_start_ignoring_ctrl_c_and_this_process_handles_it_again(tmp_pat
     import signal
 
     monkeypatch.setattr(coordinator, "run_worker", _write_sigint_handler)
+    monkeypatch.setattr(coordinator, "on_device", lambda args, _index: args)
     path = tmp_path / "sigint"
     before = signal.getsignal(signal.SIGINT)
     (proc,) = coordinator._start_workers(str(path), 1)

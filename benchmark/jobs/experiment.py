@@ -22,7 +22,14 @@ from benchmark.methods import grid as grid_method
 from benchmark.report.write import ReportResult, check_writable, default_output, generate_report
 from benchmark.search.parent import SearchOutcome, run_search
 from benchmark.search.spec import SearchSpec, derive_study_name
-from benchmark.tracking.training_run import RunOutcome, prepare, process_cpu_s, run_training
+from benchmark.tracking.training_run import (
+    RunOutcome,
+    RunPlacement,
+    TrainingSpec,
+    prepare,
+    process_cpu_s,
+    run_training,
+)
 
 
 @dataclass
@@ -193,10 +200,10 @@ def run_seed(
             seed.adaptive = run_training(
                 cfg,
                 prepared,
-                "adaptive",
-                nested=True,
-                run_name=f"{m.name} seed={cfg.seed}",
-                extra_tags=method_tags(m),
+                TrainingSpec.shrinking(),
+                RunPlacement(
+                    run_name=f"{m.name} seed={cfg.seed}", extra_tags=method_tags(m), nested=True
+                ),
             )
             seed.methods[m.name] = MethodOutcome.of_runs(m, [seed.adaptive])
             if retrain:
@@ -238,6 +245,7 @@ def run_experiment(
     with tracking.report_run(
         extra_tags={"benchmark.dataset": first.dataset, "benchmark.preset": first.preset},
         run_name=f"benchmark {first.dataset} {first.preset}",
+        method="benchmark",
     ) as run:
         # `mlflow run` logged the parameters as given (`''` for a preset's default):
         # the resolved values beside them, as every tracked run has them

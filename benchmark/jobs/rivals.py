@@ -18,7 +18,15 @@ from benchmark import tracking
 from benchmark.config import RunConfig
 from benchmark.methods import Kind, Method, SizeChoice
 from benchmark.tracking.tags import SELECTION_METHOD_TAG
-from benchmark.tracking.training_run import Prepared, RunOutcome, process_cpu_s, run_training
+from benchmark.tracking.training_run import (
+    Prepared,
+    RunHooks,
+    RunOutcome,
+    RunPlacement,
+    TrainingSpec,
+    process_cpu_s,
+    run_training,
+)
 from benchmark.training.objective import TrainingObjective
 
 # The role of each run in its method (the method itself: SELECTION_METHOD_TAG).
@@ -78,11 +86,12 @@ def retrain_run(
     return run_training(
         cfg,
         prepared,
-        "fixed",
-        latent_dim=size,
-        nested=True,
-        run_name=f"retrain seed={cfg.seed} latent_dim={size}",
-        extra_tags=method_tags(method, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: of_run}),
+        TrainingSpec.fixed(size),
+        RunPlacement(
+            run_name=f"retrain seed={cfg.seed} latent_dim={size}",
+            extra_tags=method_tags(method, **{ROLE_TAG: RETRAIN_ROLE, RETRAIN_OF_TAG: of_run}),
+            nested=True,
+        ),
     )
 
 
@@ -100,12 +109,12 @@ def _selection_run(
     return run_training(
         cfg,
         prepared,
-        "fixed",
-        latent_dim=cfg.initial_latent_dim,
-        nested=True,
-        run_name=f"{method.name} seed={cfg.seed}",
-        extra_tags=method_tags(method, **{ROLE_TAG: SELECTION_ROLE}),
-        objective=objective,
+        TrainingSpec.fixed(cfg.initial_latent_dim, objective=objective),
+        RunPlacement(
+            run_name=f"{method.name} seed={cfg.seed}",
+            extra_tags=method_tags(method, **{ROLE_TAG: SELECTION_ROLE}),
+            nested=True,
+        ),
     )
 
 
@@ -126,13 +135,12 @@ def _one_training(method: Method, cfg: RunConfig, prepared: Prepared) -> MethodO
     outcome = run_training(
         cfg,
         prepared,
-        "fixed",
-        latent_dim=cfg.initial_latent_dim,
-        nested=True,
-        run_name=f"{method.name} seed={cfg.seed}",
-        extra_tags=method_tags(method),
-        objective=_objective(method, cfg),
-        after_training=after,
+        TrainingSpec.fixed(
+            cfg.initial_latent_dim, objective=_objective(method, cfg), after_training=after
+        ),
+        RunPlacement(
+            run_name=f"{method.name} seed={cfg.seed}", extra_tags=method_tags(method), nested=True
+        ),
     )
     return MethodOutcome.of_runs(method, [outcome])
 
@@ -155,12 +163,13 @@ def _train_at_data_size(method: Method, cfg: RunConfig, prepared: Prepared) -> M
     run = run_training(
         cfg,
         prepared,
-        "fixed",
-        latent_dim=size,
-        nested=True,
-        run_name=f"{method.name} seed={cfg.seed} latent_dim={size}",
-        extra_tags=method_tags(method),
-        on_start=log_rule,
+        TrainingSpec.fixed(size),
+        RunPlacement(
+            run_name=f"{method.name} seed={cfg.seed} latent_dim={size}",
+            extra_tags=method_tags(method),
+            nested=True,
+        ),
+        RunHooks(on_start=log_rule),
     )
     return MethodOutcome.of_runs(method, [run]).plus(wall, cpu)
 

@@ -159,19 +159,48 @@ def stratified_subsample(y: torch.Tensor, n: int, gen: torch.Generator) -> torch
     return order[torch.linspace(0, total - 1, n).round().long()]
 
 
+def draw_shifts(n: int, pixels: int, gen: torch.Generator) -> torch.Tensor:
+    """Offsets (2, n, 1, 1, 1) in [0, 2 * pixels] for :func:`shift_images`, drawn from
+    ``gen`` on the CPU."""
+    return torch.randint(0, 2 * pixels + 1, (2, n, 1, 1, 1), generator=gen)
+
+
 def random_shift(x: torch.Tensor, pixels: int, gen: torch.Generator) -> torch.Tensor:
     """Every image moved by its own random offset of up to ``pixels`` in each direction
     (edges replicated), the same size as ``x`` (N, C, H, W)."""
     if pixels <= 0:
         return x
+    return shift_images(x, pixels, draw_shifts(int(x.shape[0]), pixels, gen).to(x.device))
+
+
+def shift_images(x: torch.Tensor, pixels: int, offsets: torch.Tensor) -> torch.Tensor:
+    """The images ``x`` (N, C, H, W) moved by ``offsets`` (:func:`draw_shifts`, on
+    ``x``'s device), edges replicated."""
     n, _, h, w = x.shape
     padded = F.pad(x, (pixels,) * 4, mode="replicate")
-    dy, dx = torch.randint(0, 2 * pixels + 1, (2, n, 1, 1, 1), generator=gen).to(x.device)
+    dy, dx = offsets
     rows = dy + torch.arange(h, device=x.device).view(1, 1, h, 1)
     cols = dx + torch.arange(w, device=x.device).view(1, 1, 1, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
     channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
     return padded[batch, channel, rows, cols]
+
+
+def _draw_plan(used: int, epochs: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every epoch's image order (epochs, used) and every step's shifts (epochs, steps,
+    2, DOMAIN_BATCH, 1, 1, 1), drawn from ``gen`` in the order a step-by-step draw takes
+    them (an epoch's order, then each of its steps' shifts), so the training is the
+    same as one that draws as it goes."""
+    steps = math.ceil(used / DOMAIN_BATCH)
+    orders = torch.empty(epochs, used, dtype=torch.long)
+    shifts = torch.zeros(epochs, steps, 2, DOMAIN_BATCH, 1, 1, 1, dtype=torch.long)
+    for epoch in range(epochs):
+        orders[epoch] = torch.randperm(used, generator=gen)
+        for step, start in enumerate(range(0, used, DOMAIN_BATCH)):
+            n = min(DOMAIN_BATCH, used - start)
+            if n >= 2 and DOMAIN_SHIFT > 0:  # a batch of one is skipped and draws nothing
+                shifts[epoch, step, :, :n] = draw_shifts(n, DOMAIN_SHIFT, gen)
+    return orders, shifts
 
 
 def train_domain_classifier(
@@ -200,17 +229,22 @@ def train_domain_classifier(
             opt, max_lr=DOMAIN_LR, total_steps=epochs * steps_per_epoch
         )
         model.train()
+        orders, shifts = _draw_plan(used, epochs, gen)
+        # one copy to the device for the whole training: per step it would hold the
+        # host until the GPU had caught up, every step
+        orders, shifts = orders.to(x.device), shifts.to(x.device)
         bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="batch", disable=not progress)
         with bar:
             for epoch in range(epochs):
-                order = torch.randperm(used, generator=gen).to(x.device)
-                for start in range(0, used, DOMAIN_BATCH):
+                order = orders[epoch]
+                for step, start in enumerate(range(0, used, DOMAIN_BATCH)):
                     idx = order[start : start + DOMAIN_BATCH]
                     if idx.numel() < 2:  # BatchNorm needs two images
                         schedule.step()
                         bar.update()
                         continue
-                    batch = random_shift(x[idx], DOMAIN_SHIFT, gen)
+                    offsets = shifts[epoch, step, :, : idx.numel()]
+                    batch = shift_images(x[idx], DOMAIN_SHIFT, offsets)
                     opt.zero_grad(set_to_none=True)
                     loss = F.cross_entropy(model(batch), y[idx])
                     loss.backward()

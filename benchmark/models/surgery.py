@@ -30,8 +30,10 @@ def dims_to_remove(
     if order == "kl":
         if mean_kl is None or mean_kl.numel() != latent_dim:
             raise ValueError("order 'kl' needs the mean KL of every latent dimension")
+        # one copy to the host for all dimensions (not one sync per dimension on CUDA);
         # stable sort: ties go to the higher index, as in `last`
-        ranked = sorted(range(latent_dim), key=lambda j: (float(mean_kl[j]), -j))
+        values = mean_kl.detach().cpu().tolist()
+        ranked = sorted(range(latent_dim), key=lambda j: (values[j], -j))
         return sorted(ranked[:k])
     raise ValueError(f"unknown prune order {order!r}; allowed: last, kl")
 

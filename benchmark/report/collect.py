@@ -178,7 +178,7 @@ def collect(experiment: str | RunSource, client=None) -> list[Section]:  # noqa:
     this project, and sections that mix incomparable FIDs."""
     source = TrackingSource(experiment, client) if isinstance(experiment, str) else experiment
     name = experiment if isinstance(experiment, str) else source.label
-    runs = [r for r in source.runs() if r.method and r.method != "report"]
+    runs = [r for r in source.runs() if r.is_result]
     if not runs:
         raise ReportError(
             f"experiment {name!r} has no runs of this project (no benchmark.method tag); "

@@ -116,10 +116,7 @@ def export_experiment(
     views = [
         v
         for v in source.runs()
-        if v.method
-        and v.method != "report"
-        and v.status != "RUNNING"
-        and (wanted is None or v.seed in wanted)
+        if v.is_result and v.status != "RUNNING" and (wanted is None or v.seed in wanted)
     ]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

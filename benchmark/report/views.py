@@ -17,6 +17,9 @@ from benchmark.methods import Method
 EPOCHS_METRIC = "epochs_trained"
 # set on an ALD-VAE run when its stop rule fired (benchmark.tracking.training_run)
 STOPPED_EPOCH_TAG = "benchmark.stopped_epoch"
+# runs that train nothing themselves: a report's, the benchmark job's (older stores tag
+# the benchmark job's run `report` too)
+NOT_RESULTS = ("report", "benchmark")
 
 
 @dataclass
@@ -52,6 +55,12 @@ class RunView:
             dict(run.data.metrics),
             run.info.end_time,
         )
+
+    @property
+    def is_result(self) -> bool:
+        """Whether this is a run of this project that holds a result (a training, a
+        search's parent, a worker), not a report's or the benchmark job's."""
+        return bool(self.method) and self.method not in NOT_RESULTS
 
     @property
     def parent_id(self) -> str | None:

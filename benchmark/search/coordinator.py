@@ -4,6 +4,7 @@ anywhere, workers on other machines included."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -14,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from benchmark.search import fork_server as processes
-from benchmark.search.liveness import fail_dead_worker_runs
+from benchmark.search.dead_workers import fail_dead_worker_runs
 from benchmark.search.progress import search_progress
 from benchmark.search.spec import MAX_ROUNDS
 from benchmark.search.trials import (
@@ -24,6 +25,7 @@ from benchmark.search.trials import (
     trial_size,
 )
 from benchmark.search.worker import WorkerArgs, run_worker, work
+from benchmark.system.device import worker_device
 from benchmark.system.interrupts import RunInterrupted
 
 if TYPE_CHECKING:
@@ -34,10 +36,20 @@ if TYPE_CHECKING:
 WORKER_STOP_S = 15
 
 
-def _start_workers(args: WorkerArgs, n: int) -> list[multiprocessing.Process]:
-    """``n`` worker processes, forked from the server that has imported what they run
-    (:mod:`.processes`); they start ignoring Ctrl-C until they can end on it cleanly."""
-    return processes.start(run_worker, (args,), n)
+def on_device(args: WorkerArgs, index: int) -> WorkerArgs:
+    """``args`` for local worker ``index``: on a machine with several GPUs, its own GPU
+    (:func:`~benchmark.system.device.worker_device`)."""
+    device = worker_device(args.cfg.device, index)
+    if device == args.cfg.device:
+        return args
+    return dataclasses.replace(args, cfg=dataclasses.replace(args.cfg, device=device))
+
+
+def _start_workers(args: WorkerArgs, n: int, first: int = 0) -> list[multiprocessing.Process]:
+    """``n`` worker processes (local workers ``first`` to ``first + n - 1``, each on its
+    device), forked from the server that has imported what they run (:mod:`.processes`);
+    they start ignoring Ctrl-C until they can end on it cleanly."""
+    return processes.start(run_worker, [(on_device(args, first + i),) for i in range(n)])
 
 
 def _stop_workers(procs: list[multiprocessing.Process]) -> None:
@@ -87,7 +99,8 @@ def _run_local_workers(args: WorkerArgs, n: int, prepared: Prepared | None) -> l
     if count:  # (one worker alone trains here: no server, whose imports cost CPU)
         processes.warm_up()  # from this (the main) thread: see its docstring
     with ThreadPoolExecutor(1, thread_name_prefix="start-workers") as pool:
-        starting = pool.submit(_start_workers, args, count)
+        # the worker here is local worker 0 and keeps the device its data are on
+        starting = pool.submit(_start_workers, args, count, 1 if here else 0)
         try:
             codes = _run_worker_here(args, prepared) if here else []
             procs = starting.result()

@@ -103,19 +103,20 @@ def _worker_main(parent: _Parent, target: Callable[..., None], args: tuple) -> N
 
 
 def start(
-    target: Callable[..., None], args: tuple, n: int, name: str = "worker"
+    target: Callable[..., None], arg_sets: list[tuple], name: str = "worker"
 ) -> list[BaseProcess]:
-    """``n`` processes ``<name>-<i>`` running ``target(*args)``, forked from the fork
-    server (started first if it is not running: the first start then waits for its
-    imports). ``target`` and ``args`` must pickle."""
-    if n == 0:
+    """One process ``<name>-<i>`` per tuple of ``arg_sets``, running ``target(*args)``
+    with its own tuple, forked from the fork server (started first if it is not
+    running: the first start then waits for its imports). ``target`` and the arguments
+    must pickle."""
+    if not arg_sets:
         return []
     warm_up()
     ctx = multiprocessing.get_context("forkserver")
     parent = _Parent(dict(os.environ), os.getcwd(), _Stdio())
     procs = [
         ctx.Process(target=_worker_main, args=(parent, target, args), name=f"{name}-{i}")
-        for i in range(n)
+        for i, args in enumerate(arg_sets)
     ]
     for p in procs:
         p.start()

@@ -14,7 +14,6 @@ from benchmark import tracking
 from benchmark.config import FIELD_TYPES, RunConfig, resolve_config
 from benchmark.errors import BenchmarkError
 from benchmark.search.coordinator import run_workers_until_done, threads_per_worker
-from benchmark.search.liveness import WorkerHeartbeat
 from benchmark.search.rows import TrialRow, trial_metrics, trial_rows
 from benchmark.search.spec import PARENT_ATTRS, SearchSpec
 from benchmark.search.storage import open_storage
@@ -176,6 +175,8 @@ def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
         run_name=f"worker {os.uname().nodename}",
         extra_tags=tags,
         experiment_id=joined.experiment_id,
+        # at the search's pace, so that the search ends this run FAILED if the machine dies
+        heartbeat_s=spec.heartbeat_interval,
     ) as run:
         tracking.log_params(
             {
@@ -193,9 +194,7 @@ def run_joined_worker(joined: JoinedSearch) -> WorkerOutcome:
             threads_per_worker(spec.n_workers),
             worker_run_id=run.info.run_id,
         )
-        # beats while it lives, so that the search ends this run FAILED if the machine dies
-        with WorkerHeartbeat(joined.study, run.info.run_id, spec.heartbeat_interval):
-            codes = run_workers_until_done(joined.study, args)
+        codes = run_workers_until_done(joined.study, args)
         rows = trial_rows(joined.study, worker_run_id=run.info.run_id)
         wall = time.perf_counter() - start
         tracking.log_metrics(trial_metrics(rows, codes) | {"wall_clock_s": wall})

@@ -112,7 +112,8 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
     runs there: no process start, no second data load), so trial runs nest under the
     parent run that is active here."""
     from benchmark import tracking
-    from benchmark.tracking.training_run import run_training
+    from benchmark.system.device import resolve_device
+    from benchmark.tracking.training_run import RunHooks, RunPlacement, TrainingSpec, run_training
 
     cfg, spec = args.cfg, args.spec
     study = load_study(spec, cfg)
@@ -125,6 +126,7 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             trial.set_user_attr(TAKEN_UP_ATTR, trial.number)
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker_host", os.uname().nodename)
+        trial.set_user_attr("worker_device", str(resolve_device(cfg.device)))  # its GPU
         if in_parent:  # stopping this worker stops the search's own process
             trial.set_user_attr("worker_in_parent", True)
         check_interrupted()
@@ -146,6 +148,12 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             trial.set_user_attr("mlflow_run_id", run_id)
 
         bar = trial_bar(spec.search, cfg.seed, size, cfg.epochs)
+        tags = {
+            "benchmark.study_name": spec.study_name,
+            "benchmark.trial_number": str(trial.number),
+            "benchmark.search": spec.search,
+            SELECTION_METHOD_TAG: spec.search,
+        } | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {})
 
         def on_epoch(record) -> None:  # noqa: ANN001
             bar.n = record.epoch  # a resumed trial starts at its checkpoint's epoch
@@ -160,24 +168,20 @@ def work(args: WorkerArgs, prepared: Prepared, in_parent: bool = False) -> None:
             outcome = run_training(
                 cfg,
                 prepared,
-                "fixed",
-                latent_dim=size,
-                run_name=tracking.trial_run_name(spec.search, cfg.seed, size),
-                extra_tags={
-                    "benchmark.study_name": spec.study_name,
-                    "benchmark.trial_number": str(trial.number),
-                    "benchmark.search": spec.search,
-                    SELECTION_METHOD_TAG: spec.search,
-                }
-                | ({"benchmark.worker_run_id": args.worker_run_id} if args.worker_run_id else {}),
-                on_epoch=on_epoch,
-                on_start=on_start,
-                progress=False,
-                nested=in_parent,
-                parent_run_id=args.parent_run_id,
-                experiment_id=args.experiment_id,
-                early_stops=(optuna.TrialPruned,),
-                resume_run_id=resume,
+                TrainingSpec.fixed(size, resume_run_id=resume),
+                RunPlacement(
+                    run_name=tracking.trial_run_name(spec.search, cfg.seed, size),
+                    extra_tags=tags,
+                    nested=in_parent,
+                    parent_run_id=args.parent_run_id,
+                    experiment_id=args.experiment_id,
+                ),
+                RunHooks(
+                    on_start=on_start,
+                    on_epoch=on_epoch,
+                    early_stops=(optuna.TrialPruned,),
+                    progress=False,
+                ),
             )
         finally:
             bar.close()

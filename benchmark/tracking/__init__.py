@@ -7,7 +7,7 @@ Naming follows docs/tracking.md. Callers use ``from benchmark import tracking`` 
 - ``tags``: the tags and run names this project writes; ending a run by its id
 - ``store``: the tracking URI and store, and muting MLflow's chatter
 - ``artifacts``: what the active run logs (params, metrics, tables, images, the model)
-- ``reaper``: process and heartbeat of RUNNING runs; vanished ones ended FAILED
+- ``liveness``: process and heartbeat of RUNNING runs; vanished ones ended FAILED
 - ``usage``: machine load at a run's start and end; GPU-busy seconds on CUDA
 - ``runs``: starting, naming, resuming and ending runs
 """
@@ -27,13 +27,17 @@ from benchmark.tracking.artifacts import (
     log_table,
     set_tags,
 )
-from benchmark.tracking.reaper import (
+from benchmark.tracking.liveness import (
     HEARTBEAT_S,
+    LIVENESS_FILE,
     VANISHED_AFTER_S,
+    Liveness,
     RunHeartbeat,
     entry_run_liveness,
+    read_liveness,
     reap_quietly,
     reap_vanished_runs,
+    write_liveness,
 )
 from benchmark.tracking.runs import (
     discard_run,
@@ -58,10 +62,8 @@ from benchmark.tracking.store import (
 from benchmark.tracking.tags import (
     CONTINUES_TAG,
     FAILURE_TAG,
-    HEARTBEAT_TAG,
     MAX_TAG_CHARS,
     METHODS,
-    PROCESS_TAG,
     RUN_NAME_TAG,
     STOPPED_EARLY_TAG,
     mark_run_failed,
@@ -76,16 +78,16 @@ __all__ = [
     "CONTINUES_TAG",
     "FAILURE_TAG",
     "HEARTBEAT_S",
-    "HEARTBEAT_TAG",
+    "LIVENESS_FILE",
     "MAX_TAG_CHARS",
     "METHODS",
     "MODEL_CONFIG_FILE",
-    "PROCESS_TAG",
     "RUN_NAME_TAG",
     "STOPPED_EARLY_TAG",
     "TRACKING_SCHEMES",
     "VANISHED_AFTER_S",
     "GpuBusyMeter",
+    "Liveness",
     "RunHeartbeat",
     "TrackingStoreError",
     "check_tracking_uri",
@@ -112,6 +114,7 @@ __all__ = [
     "note_continuation",
     "quiet_gpu_metrics_notice",
     "quiet_secret_tracking_uri",
+    "read_liveness",
     "reap_quietly",
     "reap_vanished_runs",
     "report_run",
@@ -124,4 +127,5 @@ __all__ = [
     "trial_run_name",
     "use_tracking_uri",
     "usage_metrics",
+    "write_liveness",
 ]

@@ -12,7 +12,12 @@ waits for the CLI to exit, then puts back KILLED and the project's end time on t
 if the CLI overwrote them. Nothing else is touched: a run that someone else ended
 otherwise (a later resume, a user's edit) keeps what they wrote.
 
+The same guard purges a run that the project refused because a parameter held a
+password (``benchmark.tracking.runs.discard_run``): the CLI reads the run again after
+the entry point's exit, so it may vanish only once the CLI is gone.
+
     python -m benchmark.tracking.cli_status RUN_ID CLI_PID END_TIME_MS
+    python -m benchmark.tracking.cli_status purge RUN_ID CLI_PID
 """
 
 from __future__ import annotations
@@ -57,15 +62,29 @@ def leave_guard(run_id: str) -> bool:
     info = MlflowClient().get_run(run_id).info
     if info.status != "KILLED" or info.end_time is None:
         return False
+    _start_guard([run_id, str(cli), str(info.end_time)])
+    return True
+
+
+def leave_purge_guard(run_id: str) -> bool:
+    """Start the guard that purges ``run_id`` once `mlflow run` has exited, when this
+    entry point runs under it; whether one was started (else purge at once)."""
+    cli = mlflow_cli_pid()
+    if cli is None:
+        return False
+    _start_guard(["purge", run_id, str(cli)])
+    return True
+
+
+def _start_guard(args: list[str]) -> None:
     subprocess.Popen(
-        [sys.executable, "-m", __name__, run_id, str(cli), str(info.end_time)],
+        [sys.executable, "-m", __name__, *args],
         start_new_session=True,  # out of the terminal's process group
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
     )
-    return True
 
 
 def restore_killed(run_id: str, end_time_ms: int) -> bool:
@@ -84,16 +103,32 @@ def restore_killed(run_id: str, end_time_ms: int) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
-    """The guard: wait for the CLI's exit, then :func:`restore_killed`."""
+def _wait_for_exit(pid: int) -> bool:
+    """Whether process ``pid`` is gone (at once, or within :data:`WAIT_S`)."""
     import psutil
 
-    run_id, cli, end_time = argv[0], int(argv[1]), int(argv[2])
     try:
-        psutil.Process(cli).wait(timeout=WAIT_S)
+        psutil.Process(pid).wait(timeout=WAIT_S)
     except psutil.NoSuchProcess:
         pass
     except psutil.TimeoutExpired:
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """The guard: wait for the CLI's exit, then :func:`restore_killed`, or with
+    ``purge`` first, purge the run (``benchmark.tracking.runs.purge_run``)."""
+    if argv[0] == "purge":
+        run_id, cli = argv[1], int(argv[2])
+        if not _wait_for_exit(cli):
+            return 1
+        from benchmark.tracking.runs import purge_run
+
+        purge_run(run_id)
+        return 0
+    run_id, cli, end_time = argv[0], int(argv[1]), int(argv[2])
+    if not _wait_for_exit(cli):
         return 1
     restore_killed(run_id, end_time)
     return 0

@@ -19,14 +19,13 @@ from mlflow.tracking import MlflowClient
 from benchmark.config import RunConfig
 from benchmark.system.interrupts import RunInterrupted
 from benchmark.tracking.artifacts import set_tags
+from benchmark.tracking.liveness import HEARTBEAT_S, RunHeartbeat, reap_quietly
 from benchmark.tracking.provenance import provenance_tags
-from benchmark.tracking.reaper import RunHeartbeat, reap_quietly, this_process
 from benchmark.tracking.store import ready_store
 from benchmark.tracking.tags import (
     CONTINUES_TAG,
     FAILURE_TAG,
     METHODS,
-    PROCESS_TAG,
     RUN_NAME_TAG,
     STOPPED_EARLY_TAG,
     mark_run_failed,
@@ -66,6 +65,7 @@ def tracked_run(
     experiment_id: str | None = None,
     early_stops: tuple[type[BaseException], ...] = (),
     resume_run_id: str | None = None,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> Iterator[mlflow.ActiveRun]:
     """Start (or attach to) a run named ``run_name`` (default ``<method> seed=<seed>``),
     with tags, the resolved config as ``config.*`` params and as ``config.yaml``, system
@@ -91,12 +91,12 @@ def tracked_run(
         _ended_on_error(early_stops),
         contextlib.ExitStack() as stack,
     ):
-        tags = run_tags(cfg, method, device) | (extra_tags or {}) | {PROCESS_TAG: this_process()}
+        tags = run_tags(cfg, method, device) | (extra_tags or {})
         if resume_run_id is None:
             # also renames the run `mlflow run` created, which start_run only attaches to
             tags[RUN_NAME_TAG] = run_name
         set_tags(tags)
-        stack.enter_context(RunHeartbeat(run.info.run_id))
+        stack.enter_context(RunHeartbeat(run.info.run_id, heartbeat_s))
         stack.enter_context(usage_metrics(device))
         if not nested and parent_run_id is None:  # a top-level run: its experiment's turn
             reap_quietly(run.info.experiment_id, keep={run.info.run_id})
@@ -156,8 +156,10 @@ def report_run(
     experiment: str = "",
     extra_tags: dict[str, str] | None = None,
     run_name: str | None = None,
+    method: str = "report",
 ) -> Iterator[mlflow.ActiveRun]:
-    """The run of a report (or of a whole benchmark): ``benchmark.method=report``, tag
+    """The run of a report, or (``method="benchmark"``) of a whole benchmark job that
+    ends in a report: ``benchmark.method`` = ``method``, tag
     ``benchmark.report_experiment`` = ``experiment`` (default: the run's own
     experiment), named ``run_name`` (default ``report <experiment>``), with the
     machine's load at its start and end. Ends FAILED with the reason on an exception."""
@@ -170,7 +172,7 @@ def report_run(
         experiment = experiment or experiment_name_of(run)
         set_tags(
             {
-                "benchmark.method": "report",
+                "benchmark.method": method,
                 "benchmark.report_experiment": experiment,
                 RUN_NAME_TAG: run_name or f"report {experiment}",
             }
@@ -212,17 +214,38 @@ def end_interrupted(run_id: str | None, reason: str) -> str | None:
     return _interrupted[-1] if _interrupted else run_id
 
 
-def discard_run(run_id: str, reason: str) -> None:
-    """End run ``run_id`` FAILED, delete it, and, in a database store, erase its
-    parameters: `mlflow run` logged them before the project could refuse one that holds
-    a password. (A tracking server offers no way to erase them: its deleted run keeps
-    them until the server's `mlflow gc`.)"""
+def discard_run(run_id: str, reason: str) -> str:
+    """End run ``run_id`` FAILED and delete it for good where the project can: `mlflow
+    run` logged its parameters (and printed them) before the project could refuse one
+    that holds a password. Returns what became of it, for the user's error line.
+
+    In a database store the run is purged (what `mlflow gc` does: its artifacts, then
+    its row with every param, tag and metric); under `mlflow run` only once the CLI has
+    exited, since the CLI reads the run again after the entry point's exit (a guard of
+    :mod:`.cli_status` waits for it). A tracking server offers no purge to clients: the
+    run stays deleted, with its parameters, until `mlflow gc` runs on its backend."""
+    from benchmark.tracking.cli_status import leave_purge_guard
+
     client = MlflowClient()
     mark_run_failed(run_id, reason)
     client.delete_run(run_id)
-    store = client._tracking_client.store  # what `mlflow gc` also reaches for
-    if isinstance(store, SqlAlchemyStore):
-        from mlflow.store.tracking.dbmodels.models import SqlParam
+    if not isinstance(client._tracking_client.store, SqlAlchemyStore):
+        return (
+            f"the run {run_id} holding it was deleted; purge it on the tracking server "
+            "(mlflow gc --backend-store-uri <its store> --run-ids " + run_id + ")"
+        )
+    if not leave_purge_guard(run_id):
+        purge_run(run_id)
+    return f"the run {run_id} holding it was purged from the tracking store"
 
-        with store.ManagedSessionMaker() as session:
-            session.query(SqlParam).filter(SqlParam.run_uuid == run_id).delete()
+
+def purge_run(run_id: str) -> None:
+    """Delete run ``run_id`` permanently from a database store, artifacts first: what
+    `mlflow gc` does for one run (MLflow's store has no public call for it)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    with contextlib.suppress(Exception):  # no artifact written yet is the usual case
+        get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+    client._tracking_client.store._hard_delete_run(run_id)

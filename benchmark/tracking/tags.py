@@ -12,19 +12,15 @@ from benchmark.methods import grid as grid_method
 from benchmark.system.masking import mask_secrets
 
 FAILURE_TAG = "benchmark.failure_reason"
-# Liveness of a run while it is RUNNING: where its process is ("host:pid") and when it
-# last beat (seconds since the epoch). A run whose process vanished (SIGKILL, power loss,
-# out-of-memory kill) is ended FAILED by the next entry point on the same experiment.
-PROCESS_TAG = "benchmark.process"
-HEARTBEAT_TAG = "benchmark.heartbeat"
 # On the run `mlflow run` creates for `-P resume_run_id=ID`: the run it continues.
 CONTINUES_TAG = "benchmark.continues_run"
 STOPPED_EARLY_TAG = "benchmark.stopped_early"
 # MLflow's own tag for the name shown in the UI; setting it renames a run that exists
 # already (the one `mlflow run` created before the entry point started).
 RUN_NAME_TAG = "mlflow.runName"
-# `worker`: the run of a worker that joined a search from another machine (pipelines.worker)
-METHODS = ("adaptive", "gridsearch", "fixed", "report", "worker")
+# `worker`: the run of a worker that joined a search from another machine (pipelines.worker);
+# `report`, `benchmark`: a report's run, the benchmark job's run (which ends in a report)
+METHODS = ("adaptive", "gridsearch", "fixed", "report", "benchmark", "worker")
 # On every run a selection method creates (its trials, retrains, the search parent): the
 # method's registry name (benchmark.methods), by which the report groups runs.
 SELECTION_METHOD_TAG = "benchmark.selection_method"

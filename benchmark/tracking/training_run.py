@@ -9,7 +9,7 @@ import json
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
@@ -75,44 +75,80 @@ class RunOutcome:
     cpu_time_s: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainingSpec:
+    """What one run trains: shrinking (ALD-VAE) from the initial size, or fixed at
+    ``latent_dim``; with the method's ``objective`` (a fixed size only) and its
+    ``after_training`` choice of the evaluated model; or the continuation of the stopped
+    run ``resume_run_id`` from its checkpoint."""
+
+    adaptive: bool
+    latent_dim: int | None = None
+    objective: TrainingObjective | None = None
+    after_training: AfterTraining | None = None
+    resume_run_id: str | None = None
+
+    @classmethod
+    def shrinking(cls, resume_run_id: str | None = None) -> TrainingSpec:
+        """An ALD-VAE training."""
+        return cls(adaptive=True, resume_run_id=resume_run_id)
+
+    @classmethod
+    def fixed(cls, latent_dim: int, **kwargs: object) -> TrainingSpec:
+        """A training at the fixed size ``latent_dim``."""
+        return cls(adaptive=False, latent_dim=latent_dim, **kwargs)
+
+    @property
+    def method(self) -> str:
+        """The run's ``benchmark.method`` tag: ``adaptive`` or ``fixed``."""
+        return "adaptive" if self.adaptive else "fixed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPlacement:
+    """Where the run goes: its name (default ``adaptive seed=1``, ``fixed seed=1
+    latent_dim=16``), its tags, nested under the active run, or under
+    ``parent_run_id`` in ``experiment_id`` (a run of another process)."""
+
+    run_name: str | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    nested: bool = False
+    parent_run_id: str | None = None
+    experiment_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunHooks:
+    """What the caller hooks in: ``on_start`` gets the run id as soon as the run exists;
+    ``on_epoch`` each epoch's record after it is logged (a search's pruner); an exception
+    of a type in ``early_stops`` ends the run KILLED instead of FAILED; ``progress``
+    shows the epoch bar."""
+
+    on_start: Callable[[str], None] | None = None
+    on_epoch: Callable[[EpochRecord], None] | None = None
+    early_stops: tuple[type[BaseException], ...] = ()
+    progress: bool = True
+
+
 def run_training(
     cfg: RunConfig,
     prepared: Prepared,
-    method: str,
-    latent_dim: int | None = None,
-    nested: bool = False,
-    run_name: str | None = None,
-    extra_tags: dict[str, str] | None = None,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-    on_start: Callable[[str], None] | None = None,
-    progress: bool = True,
-    parent_run_id: str | None = None,
-    experiment_id: str | None = None,
-    early_stops: tuple[type[BaseException], ...] = (),
-    resume_run_id: str | None = None,
-    objective: TrainingObjective | None = None,
-    after_training: AfterTraining | None = None,
+    training: TrainingSpec,
+    placement: RunPlacement = RunPlacement(),
+    hooks: RunHooks = RunHooks(),
 ) -> RunOutcome:
-    """Train (adaptive when ``method == "adaptive"``, else fixed at ``latent_dim``),
-    evaluate on the test split and log it all to one MLflow run.
+    """Train what ``training`` says on ``prepared`` data, evaluate on the test split and
+    log it all to one MLflow run, placed as ``placement`` says, with ``hooks`` called.
 
-    ``on_epoch`` is called after each epoch is logged (a search's pruner hooks in here;
-    an exception of a type in ``early_stops`` ends the run KILLED instead of FAILED).
-    ``on_start`` gets the run id as soon as the run exists. ``run_name`` defaults to
-    ``adaptive seed=1`` or ``fixed seed=1 latent_dim=16``.
-    ``parent_run_id``/``experiment_id`` place the run under a run of another process.
-    The training saves a checkpoint after every epoch (``benchmark.training.checkpoint``), logged
-    as the artifact ``checkpoint/`` and removed locally when the run finishes;
-    ``resume_run_id`` continues a stopped run from its checkpoint, in place (same run,
-    the next epoch's step). The wall-clock and CPU time
-    of a resumed run count this invocation only.
-
-    ``objective`` changes the training steps' loss (a fixed-size training only);
-    ``after_training`` picks the model that is evaluated and logged from the trained one
-    (default: the trained model itself); its time counts in the run's wall-clock.
+    The training saves a checkpoint after every epoch (``benchmark.training.checkpoint``),
+    logged as the artifact ``checkpoint/`` and removed locally when the run finishes; a
+    resumed run continues in place (same run, the next epoch's step), and its wall-clock
+    and CPU time count this invocation only. An ``after_training`` choice's time counts
+    in the run's wall-clock.
     """
     start, cpu_start = time.perf_counter(), process_cpu_s()
-    adaptive = method == "adaptive"
+    adaptive, latent_dim, objective = training.adaptive, training.latent_dim, training.objective
+    resume_run_id, on_epoch = training.resume_run_id, hooks.on_epoch
     data = prepared.data
     # a checkpoint of another training is refused before the run is touched
     resume = (
@@ -123,22 +159,23 @@ def run_training(
         if resume_run_id
         else None
     )
-    if run_name is None:
-        run_name = f"{method} seed={cfg.seed}" + ("" if adaptive else f" latent_dim={latent_dim}")
+    run_name = placement.run_name or f"{training.method} seed={cfg.seed}" + (
+        "" if adaptive else f" latent_dim={latent_dim}"
+    )
     with tracking.tracked_run(
         cfg,
-        method,
+        training.method,
         prepared.device,
-        nested=nested,
+        nested=placement.nested,
         run_name=run_name,
-        extra_tags=extra_tags,
-        parent_run_id=parent_run_id,
-        experiment_id=experiment_id,
-        early_stops=early_stops,
+        extra_tags=placement.extra_tags,
+        parent_run_id=placement.parent_run_id,
+        experiment_id=placement.experiment_id,
+        early_stops=hooks.early_stops,
         resume_run_id=resume_run_id,
     ) as run:
-        if on_start is not None:
-            on_start(run.info.run_id)
+        if hooks.on_start is not None:
+            hooks.on_start(run.info.run_id)
         params: dict[str, object] = {
             "data.train_size": len(data.train),
             "data.val_size": len(data.val),
@@ -177,18 +214,18 @@ def run_training(
             latent_dim=latent_dim,
             adaptive=adaptive,
             on_epoch=epoch_hook,
-            progress=progress,
+            progress=hooks.progress,
             probe=probe,
             checkpoint=checkpoint_path(run.info.run_id),
             resume=resume,
             objective=objective,
         )
         model = result.model
-        if after_training is not None:
-            model, chosen, chosen_metrics = after_training(result, probe)
+        if training.after_training is not None:
+            model, chosen, chosen_metrics = training.after_training(result, probe)
             tracking.log_params(chosen)
             tracking.log_metrics(chosen_metrics)
-        if progress:  # seconds on a large test split: say what is happening
+        if hooks.progress:  # seconds on a large test split: say what is happening
             tqdm.write(
                 f"evaluating the final model (n_z={model.latent_dim}) on the test split "
                 f"({len(data.test)} images), then logging its artifacts"

@@ -2,8 +2,9 @@
 ended, and on CUDA the seconds the GPU was busy.
 
 On a shared machine wall-clock measures the neighbours as much as the method; the load
-averages say how busy the machine was, and ``gpu_time_s`` how much of the run the GPU
-spent executing kernels."""
+averages say how busy the machine was, and ``gpu_time_s`` how long the run's own kernels
+kept the GPU busy (several workers sharing one GPU each count only their own, where NVML
+tells processes apart), ``gpu_device_busy_s`` how long the device was busy at all."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import mlflow
 import torch
@@ -33,27 +35,91 @@ def load_avg_1m() -> float | None:
         return None
 
 
-def nvml_utilization(device: torch.device) -> Callable[[], float]:
-    """A function returning the percentage of the last NVML sample period during which
-    ``device`` executed one or more kernels (nvidia-smi's ``utilization.gpu``).
+@dataclass(frozen=True)
+class GpuReading:
+    """How a run's GPU time is read: ``process`` the percentage of the last NVML
+    sample period this process's kernels kept the GPU busy, ``device`` the same for
+    the whole device (every process's kernels), and ``scope``, which one
+    ``gpu_time_s`` means (``process``, or ``device`` where NVML cannot tell
+    processes apart). ``matched`` says whether a per-process sample ever named this
+    process (in a container without the host's PID namespace none does)."""
+
+    process: Callable[[], float] | None
+    device: Callable[[], float]
+    matched: Callable[[], bool] = lambda: True
+
+    @property
+    def scope(self) -> str:
+        return "process" if self.process is not None else "device"
+
+
+def nvml_handle(pynvml, device: torch.device):  # noqa: ANN001, ANN201
+    """NVML's handle of ``device``, found by its UUID (so that ``CUDA_VISIBLE_DEVICES``
+    renumbering does not pick another GPU). PyTorch gives the UUID without its kind:
+    a whole GPU is ``GPU-<uuid>`` to NVML, a MIG instance ``MIG-<uuid>``; both are tried."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    uuid = str(torch.cuda.get_device_properties(index).uuid)
+    names = [uuid] if uuid.startswith(("GPU-", "MIG-")) else [f"GPU-{uuid}", f"MIG-{uuid}"]
+    for name in names[:-1]:
+        with contextlib.suppress(pynvml.NVMLError):
+            return pynvml.nvmlDeviceGetHandleByUUID(name)
+    return pynvml.nvmlDeviceGetHandleByUUID(names[-1])
+
+
+def process_utilization(pynvml, handle, pid: int) -> tuple[Callable[[], float], Callable[[], bool]]:  # noqa: ANN001
+    """A reading of the SM utilisation of process ``pid`` alone (NVML's per-process
+    samples since the previous reading, averaged; no sample of ``pid`` reads as idle),
+    and whether any sample named ``pid`` so far. The first call only marks where the
+    readings start: samples from before (an earlier run of the same process) are
+    skipped. Raises ``pynvml.NVMLError`` where the device keeps no such samples."""
+    state = {"since": 0, "matched": False}
+
+    def read() -> float:
+        try:
+            samples = pynvml.nvmlDeviceGetProcessUtilization(handle, state["since"])
+        except pynvml.NVMLError as exc:
+            if getattr(exc, "value", None) == pynvml.NVML_ERROR_NOT_FOUND:
+                return 0.0  # no sample since the previous reading: nothing ran
+            raise
+        if not samples:
+            return 0.0
+        first = state["since"] == 0
+        state["since"] = max(int(s.timeStamp) for s in samples)
+        mine = [float(s.smUtil) for s in samples if int(s.pid) == pid]
+        if first or not mine:
+            return 0.0
+        state["matched"] = True
+        return sum(mine) / len(mine)
+
+    read()  # where the readings start; raises where per-process samples are missing
+    return read, lambda: bool(state["matched"])
+
+
+def nvml_utilization(device: torch.device, pid: int | None = None) -> GpuReading:
+    """The readings of :class:`GpuReading` for ``device`` and this process (or ``pid``).
 
     Raises ImportError without ``nvidia-ml-py`` and ``pynvml.NVMLError`` where NVML
-    cannot read the device. The device is found by its UUID, so that
-    ``CUDA_VISIBLE_DEVICES`` renumbering does not pick another GPU."""
+    cannot read the device; where only per-process samples are missing (some products,
+    MIG instances) the reading is device-wide."""
     import pynvml
 
     pynvml.nvmlInit()
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    uuid = str(torch.cuda.get_device_properties(index).uuid)
-    handle = pynvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
-    return lambda: float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+    handle = nvml_handle(pynvml, device)
+
+    def whole() -> float:
+        return float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+
+    try:
+        process, matched = process_utilization(pynvml, handle, pid or os.getpid())
+    except pynvml.NVMLError:
+        return GpuReading(process=None, device=whole)
+    return GpuReading(process=process, device=whole, matched=matched)
 
 
 class GpuBusyMeter:
-    """Seconds a GPU was busy while the ``with`` block ran: its utilisation (percent of
+    """Seconds a GPU was busy while the ``with`` block ran: a utilisation (percent of
     time executing kernels) read every ``interval_s`` seconds in a background thread and
-    integrated over time. The whole device counts, so other processes' kernels on the
-    same GPU are included."""
+    integrated over time."""
 
     def __init__(self, read: Callable[[], float], interval_s: float = GPU_SAMPLE_S) -> None:
         self._read = read
@@ -83,21 +149,42 @@ class GpuBusyMeter:
         self._thread.join()
 
 
+def gpu_time_metrics(
+    reading: GpuReading, process: GpuBusyMeter | None, device: GpuBusyMeter
+) -> tuple[dict[str, float], str]:
+    """``gpu_time_s`` (this process's busy seconds where NVML told processes apart,
+    else the device's), ``gpu_device_busy_s`` (the whole device's) and the
+    ``benchmark.gpu_time`` tag that says which ``gpu_time_s`` is."""
+    metrics = {"gpu_device_busy_s": device.busy_s}
+    if process is not None and reading.matched():
+        metrics["gpu_time_s"] = process.busy_s
+        return metrics, "per process: this process's kernels (NVML process utilisation)"
+    metrics["gpu_time_s"] = device.busy_s
+    why = (
+        "NVML's per-process samples never named this process (a container without the "
+        "host's PID namespace?)"
+        if process is not None
+        else "NVML keeps no per-process samples on this device"
+    )
+    return metrics, f"device-wide: {why}; other processes' kernels on this GPU count too"
+
+
 @contextlib.contextmanager
 def usage_metrics(
-    device: torch.device, read_gpu: Callable[[], float] | None = None
+    device: torch.device, read_gpu: Callable[[], GpuReading] | None = None
 ) -> Iterator[None]:
     """Log ``load_avg_1m_start`` now and ``load_avg_1m_end`` when the block ends (also
-    when it raises), and on CUDA ``gpu_time_s`` (:class:`GpuBusyMeter`; where NVML is
-    missing, the tag ``benchmark.gpu_time`` says why instead). CPU runs never log
-    ``gpu_time_s``. ``read_gpu`` replaces the NVML reading (tests)."""
+    when it raises), and on CUDA ``gpu_time_s`` and ``gpu_device_busy_s``
+    (:func:`gpu_time_metrics`, tag ``benchmark.gpu_time``; where NVML is missing, the
+    tag says why instead). CPU runs never log them. ``read_gpu`` replaces
+    :func:`nvml_utilization` (tests)."""
     start = load_avg_1m()
     if start is not None:
         mlflow.log_metric("load_avg_1m_start", start)
-    meter = None
+    reading = None
     if device.type == "cuda":
         try:
-            meter = GpuBusyMeter(read_gpu or nvml_utilization(device))
+            reading = read_gpu() if read_gpu is not None else nvml_utilization(device)
         except Exception as exc:  # noqa: BLE001 - ImportError, NVMLError: measured without
             mlflow.set_tag(
                 GPU_TIME_TAG,
@@ -106,15 +193,24 @@ def usage_metrics(
                     "(pip install -e '.[gpu]')"
                 ),
             )
-    if meter is not None:
-        meter.__enter__()
+    meters: list[GpuBusyMeter] = []
+    process = whole = None
+    if reading is not None:
+        process = GpuBusyMeter(reading.process) if reading.process is not None else None
+        whole = GpuBusyMeter(reading.device)
+        meters = [m for m in (process, whole) if m is not None]
+        for meter in meters:
+            meter.__enter__()
     try:
         yield
     finally:
         with contextlib.suppress(Exception):  # the run is ending; never mask why
             end = load_avg_1m()
             metrics = {} if end is None else {"load_avg_1m_end": end}
-            if meter is not None:
-                meter.__exit__(None, None, None)
-                metrics["gpu_time_s"] = meter.busy_s
+            if reading is not None:
+                for meter in meters:
+                    meter.__exit__(None, None, None)
+                gpu, scope = gpu_time_metrics(reading, process, whole)
+                metrics |= gpu
+                mlflow.set_tag(GPU_TIME_TAG, scope)
             mlflow.log_metrics(metrics)

@@ -1,0 +1,154 @@
+"""GPU time per process, from NVML's samples, without a GPU: a stand-in for pynvml
+replays recorded samples of two processes sharing one device (two workers of a search),
+and torch's device properties are stood in for."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+import mlflow
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from benchmark.tracking import usage
+
+NOT_FOUND, NOT_SUPPORTED = 6, 3
+
+
+class NVMLError(Exception):
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+def sample(pid: int, stamp: int, sm: int) -> SimpleNamespace:
+    return SimpleNamespace(pid=pid, timeStamp=stamp, smUtil=sm, memUtil=0)
+
+
+class FakeNVML:
+    """pynvml's calls the meter makes. ``recorded`` holds the per-process samples NVML
+    would have buffered (pid, microsecond time stamp, SM percent); ``names`` the UUIDs
+    it knows; ``per_process=False`` a device without per-process samples."""
+
+    NVMLError = NVMLError
+    NVML_ERROR_NOT_FOUND = NOT_FOUND
+
+    def __init__(self, recorded, names=("GPU-1234"), per_process=True, device_util=90):  # noqa: ANN001
+        self.recorded = list(recorded)
+        self.names = set(names) if not isinstance(names, str) else {names}
+        self.per_process = per_process
+        self.device_util = device_util
+        self.asked_since: list[int] = []
+
+    def nvmlInit(self) -> None:  # noqa: N802
+        pass
+
+    def nvmlDeviceGetHandleByUUID(self, name: str) -> str:  # noqa: N802
+        if name not in self.names:
+            raise NVMLError(NOT_FOUND)
+        return name
+
+    def nvmlDeviceGetProcessUtilization(self, _handle, since: int):  # noqa: ANN001, ANN201, N802
+        if not self.per_process:
+            raise NVMLError(NOT_SUPPORTED)
+        self.asked_since.append(since)
+        newer = [s for s in self.recorded if s.timeStamp > since]
+        if not newer:
+            raise NVMLError(NOT_FOUND)
+        return newer
+
+    def nvmlDeviceGetUtilizationRates(self, _handle):  # noqa: ANN001, ANN201, N802
+        return SimpleNamespace(gpu=self.device_util, memory=0)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """torch's view of one GPU whose UUID it gives without NVML's kind prefix."""
+
+    def install(nvml: FakeNVML, uuid: str = "1234") -> FakeNVML:
+        monkeypatch.setitem(__import__("sys").modules, "pynvml", nvml)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+        monkeypatch.setattr(
+            torch.cuda, "get_device_properties", lambda _i: SimpleNamespace(uuid=uuid)
+        )
+        return nvml
+
+    return install
+
+
+def test_a_process_reads_only_its_own_samples_and_none_from_before(fake_gpu):
+    me, other = 100, 200
+    nvml = fake_gpu(FakeNVML([sample(me, 10, 99), sample(other, 10, 50)]))
+    reading = usage.nvml_utilization(torch.device("cuda"), pid=me)
+    assert reading.scope == "process"
+    assert not reading.matched()
+    # the samples above were there before the run: skipped
+    assert reading.process() == 0.0
+    nvml.recorded += [sample(me, 20, 30), sample(other, 20, 60), sample(me, 30, 10)]
+    assert reading.process() == pytest.approx(20.0)  # (30 + 10) / 2, the other's left out
+    assert reading.matched()
+    assert nvml.asked_since[-1] == 10  # asked only for samples after the last seen
+    assert reading.process() == 0.0  # nothing new since: idle
+    nvml.recorded.append(sample(other, 40, 80))
+    assert reading.process() == 0.0  # only the other worker ran
+    assert reading.device() == 90.0  # the device-wide reading counts everybody
+
+
+def test_a_mig_instance_is_found_by_its_mig_uuid(fake_gpu):
+    fake_gpu(FakeNVML([], names={"MIG-1234"}))
+    reading = usage.nvml_utilization(torch.device("cuda"), pid=1)
+    assert reading.device() == 90.0
+
+
+def test_a_uuid_nvml_does_not_know_still_raises(fake_gpu):
+    fake_gpu(FakeNVML([], names={"GPU-9999"}))
+    with pytest.raises(NVMLError):
+        usage.nvml_utilization(torch.device("cuda"), pid=1)
+
+
+def test_without_per_process_samples_the_reading_is_device_wide(fake_gpu):
+    fake_gpu(FakeNVML([], per_process=False))
+    reading = usage.nvml_utilization(torch.device("cuda"), pid=1)
+    assert reading.scope == "device" and reading.process is None
+
+
+def _gpu_run(mlflow_store, reading: usage.GpuReading, seconds: float = 0.6) -> tuple:  # noqa: ANN001
+    with mlflow.start_run() as run, usage.usage_metrics(torch.device("cuda"), lambda: reading):
+        time.sleep(seconds)
+    data = MlflowClient(mlflow_store).get_run(run.info.run_id).data
+    return data.metrics, data.tags[usage.GPU_TIME_TAG]
+
+
+def test_two_workers_on_one_gpu_each_count_their_own_kernels(mlflow_store, fake_gpu, monkeypatch):
+    """Recorded: this worker keeps the SMs 25% busy, the other 75%; the device is
+    100% busy. gpu_time_s is this worker's quarter, gpu_device_busy_s the whole."""
+    me, other = os.getpid(), os.getpid() + 1
+    nvml = fake_gpu(FakeNVML([], device_util=100))
+    stamp = iter(range(1, 10**6))
+
+    def replay(_handle, since):  # noqa: ANN001, ANN202
+        t = next(stamp)
+        return [sample(me, t, 25), sample(other, t, 75)]
+
+    monkeypatch.setattr(nvml, "nvmlDeviceGetProcessUtilization", replay)
+    reading = usage.nvml_utilization(torch.device("cuda"))
+    metrics, tag = _gpu_run(mlflow_store, reading, seconds=1.6)
+    assert tag.startswith("per process")
+    assert metrics["gpu_device_busy_s"] == pytest.approx(1.6, abs=0.3)
+    assert metrics["gpu_time_s"] == pytest.approx(metrics["gpu_device_busy_s"] / 4, abs=0.05)
+
+
+def test_a_process_never_named_by_nvml_falls_back_to_the_device_and_says_so(mlflow_store):
+    reading = usage.GpuReading(process=lambda: 0.0, device=lambda: 100.0, matched=lambda: False)
+    metrics, tag = _gpu_run(mlflow_store, reading)
+    assert metrics["gpu_time_s"] == metrics["gpu_device_busy_s"] > 0.3
+    assert tag.startswith("device-wide") and "PID namespace" in tag
+
+
+def test_a_device_without_per_process_samples_logs_device_time_and_says_so(mlflow_store):
+    metrics, tag = _gpu_run(mlflow_store, usage.GpuReading(process=None, device=lambda: 50.0))
+    assert metrics["gpu_time_s"] == metrics["gpu_device_busy_s"]
+    assert tag.startswith("device-wide") and "per-process" in tag
