@@ -107,3 +107,11 @@ def record_liveness(client, run_id: str, process: str, beat: float) -> None:  # 
     from benchmark.tracking import LIVENESS_FILE
 
     client.log_text(run_id, json.dumps({"process": process, "beat": beat}), LIVENESS_FILE)
+
+
+def study_named(storage: str, prefix: str) -> str:
+    """The one study in ``storage`` whose name starts with ``prefix`` (a default study
+    name ends with a hash of its settings, which a test need not spell out)."""
+    names = [n for n in optuna.get_all_study_names(storage) if n.startswith(prefix)]
+    assert len(names) == 1, names
+    return names[0]

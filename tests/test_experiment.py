@@ -18,7 +18,7 @@ from benchmark.errors import ConfigError
 from benchmark.jobs.experiment import grid_specs, run_experiment
 from benchmark.methods import METHODS
 from benchmark.report.collect import RETRAIN_ROLE, ReportError
-from benchmark.search.spec import SearchSpec
+from benchmark.search.spec import SearchSpec, derive_study_name
 from benchmark.system.device import release_device_memory
 from benchmark.tracking.training_run import prepare
 
@@ -26,7 +26,11 @@ from benchmark.tracking.training_run import prepare
 def test_grid_specs_name_one_study_per_seed(make_cfg):
     configs = [make_cfg(seed=1, latent_sizes=[2, 4]), make_cfg(seed=2, latent_sizes=[2, 4])]
     specs = grid_specs(configs, "sqlite:///o.db", 2)
-    assert [s.study_name for s in specs] == ["digits-quick-seed1-grid", "digits-quick-seed2-grid"]
+    assert [s.study_name for s in specs] == [
+        derive_study_name(configs[0], "grid"),
+        derive_study_name(configs[1], "grid"),
+    ]
+    assert specs[1].study_name.startswith("digits-quick-seed2-grid-")
     assert all(s.search == "grid" and s.latent_sizes == [2, 4] for s in specs)
     assert all(s.storage == "sqlite:///o.db" and s.n_workers == 2 for s in specs)
     with pytest.raises(ConfigError, match="n_workers=0"):

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import optuna
 import pytest
-from commands import mlflow_run_command, module_command, subprocess_env, wait_for_running_trial
+from commands import (
+    mlflow_run_command,
+    module_command,
+    study_named,
+    subprocess_env,
+    wait_for_running_trial,
+)
 from contract import EPOCH_METRICS
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
@@ -54,6 +60,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
             cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
+    name = study_named(storage, "digits-quick-seed1-grid-")
     client, runs = _runs(env)
     parents = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
     trials = [r for r in runs if r.data.tags["benchmark.method"] == "fixed"]
@@ -70,12 +77,12 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     for p in parents:
         assert p.data.metrics["best_latent_dim"] in (4, 8, 16)
         assert p.data.metrics["sum_trial_wall_clock_s"] > 0
-        assert p.data.tags["benchmark.study_name"] == "digits-quick-seed1-grid"
+        assert p.data.tags["benchmark.study_name"] == name
     # the same per-epoch metrics as an adaptive run
     for name in EPOCH_METRICS:
         assert len(client.get_metric_history(trials[0].info.run_id, name)) == 4
 
-    study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
+    study = optuna.load_study(study_name=name, storage=storage)
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert sorted(t.params["latent_dim"] for t in complete) == [4, 8, 16]
     # Any other trial lost a race between the two workers' asks for a size: it is PRUNED
@@ -101,7 +108,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
             str(Path(sys.executable).parent / "optuna"),
             "trials",
             "--study-name",
-            "digits-quick-seed1-grid",
+            name,
             "--storage",
             storage,
             "-f",

@@ -12,6 +12,7 @@ cache stays the session's (conftest), so the domain CNN is trained once per sess
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import mlflow
 import optuna
 import pandas as pd
 import pytest
+from commands import study_named
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from optuna.distributions import CategoricalDistribution
@@ -99,9 +101,27 @@ def _error_line(capsys) -> str:
 # --- study name, fingerprint, spec ---------------------------------------------------
 
 
-def test_derive_study_name(make_cfg):
-    assert derive_study_name(make_cfg(), "grid") == "digits-quick-seed1-grid"
-    assert derive_study_name(make_cfg(seed=7), "halving") == "digits-quick-seed7-halving"
+def test_derive_study_name_names_the_search_and_hashes_its_settings(make_cfg, tmp_path):
+    name = derive_study_name(make_cfg(), "grid")
+    assert re.fullmatch(r"digits-quick-seed1-grid-[0-9a-f]{6}", name), name
+    assert derive_study_name(make_cfg(), "grid") == name  # the same command, the same study
+    assert derive_study_name(make_cfg(seed=7), "halving").startswith("digits-quick-seed7-halving-")
+    # a changed search is another study, not a refused resume
+    others = [
+        derive_study_name(make_cfg(latent_sizes=[4, 8, 16]), "grid"),
+        derive_study_name(make_cfg(epochs=3), "grid"),
+        derive_study_name(make_cfg(), "tpe", n_trials=5),
+        derive_study_name(make_cfg(), "tpe", n_trials=6),
+    ]
+    assert len({name, *others}) == 5
+    # where the data come from does not change a canonical dataset's study...
+    assert derive_study_name(make_cfg(data_dir=str(tmp_path)), "grid") == name
+    # ...but it is what an own dataset is: another folder is another study
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    folder_a = derive_study_name(make_cfg(dataset="folder", data_dir=str(a)), "grid")
+    folder_b = derive_study_name(make_cfg(dataset="folder", data_dir=str(b)), "grid")
+    assert folder_a != folder_b
 
 
 def test_settings_fingerprint_tracks_what_a_trial_trains(make_cfg):
@@ -630,7 +650,6 @@ def grid_search(tmp_path_factory, domain_cache) -> GridSearch:
     tmp = tmp_path_factory.mktemp("grid_search")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     storage = f"sqlite:///{tmp / 'optuna.db'}"
-    name = "digits-quick-seed1-grid"
     argv = [*TINY_SEARCH, "--latent_sizes", "2,4", "--storage", storage]
     mp = pytest.MonkeyPatch()
     previous_uri = mlflow.get_tracking_uri()
@@ -639,7 +658,9 @@ def grid_search(tmp_path_factory, domain_cache) -> GridSearch:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         mp.delenv("MLFLOW_RUN_ID", raising=False)
         mlflow.set_tracking_uri(uri)
-        first = _snapshot(run_entry_point(gridsearch.main, argv), uri, storage, name)
+        code = run_entry_point(gridsearch.main, argv)
+        name = study_named(storage, "digits-quick-seed1-grid-")
+        first = _snapshot(code, uri, storage, name)
         second = _snapshot(run_entry_point(gridsearch.main, argv), uri, storage, name)
     finally:
         while mlflow.active_run():
@@ -790,7 +811,9 @@ def test_selection_uses_validation_signals_only(grid_search):
 
 
 def test_existing_study_with_other_sizes_is_refused_and_untouched(grid_search, store, capsys):
+    # by its name: the default name of other sizes is another study (test above)
     argv = [*TINY_SEARCH, "--latent_sizes", "2,8", "--storage", grid_search.storage]
+    argv += ["--study_name", grid_search.study_name]
     code = run_entry_point(gridsearch.main, argv)
     line = _error_line(capsys)
     assert code == EXIT_BAD_INPUT
@@ -808,6 +831,20 @@ def test_existing_study_with_other_sizes_is_refused_and_untouched(grid_search, s
     summaries = optuna.get_all_study_summaries(grid_search.storage)
     assert [s.study_name for s in summaries] == [grid_search.study_name]
     assert len(_all_runs(grid_search.tracking_uri)) == len(before.runs)
+
+
+def test_a_study_whose_runs_are_in_another_tracking_store_is_refused(grid_search, store, capsys):
+    # the same command against a new, empty MLflow store (`store`): the study's sizes are
+    # done, but their runs are not here, so nothing could be selected or reported from them
+    argv = [*TINY_SEARCH, "--latent_sizes", "2,4", "--storage", grid_search.storage]
+    MlflowClient().search_experiments()  # MLflow's own lines as it creates the store
+    capsys.readouterr()
+    code = run_entry_point(gridsearch.main, argv)
+    line = _error_line(capsys)
+    assert code == EXIT_BAD_INPUT
+    assert grid_search.study_name in line and "2, 4" in line
+    assert "not in the tracking store" in line
+    assert mlflow.search_runs(search_all_experiments=True).empty
 
 
 # --- successive halving --------------------------------------------------------------
@@ -834,7 +871,8 @@ def test_halving_prunes_and_selects_a_complete_size(store, tmp_path):
         ],
     )
     assert code == 0
-    study = optuna.load_study(study_name="digits-quick-seed1-halving", storage=f"sqlite:///{db}")
+    name = study_named(f"sqlite:///{db}", "digits-quick-seed1-halving-")
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
     trials = study.get_trials()
     assert sorted(t.params[PARAM] for t in trials) == [2, 4, 8, 16, 32, 64]
     pruned = [t for t in trials if t.state == TrialState.PRUNED]

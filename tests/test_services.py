@@ -29,7 +29,13 @@ import mlflow
 import optuna
 import pytest
 import yaml
-from commands import mlflow_run_command, module_command, subprocess_env, wait_for_running_trial
+from commands import (
+    mlflow_run_command,
+    module_command,
+    study_named,
+    subprocess_env,
+    wait_for_running_trial,
+)
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
@@ -253,7 +259,9 @@ def test_mlflow_run_gridsearch_against_postgres_and_server(services, tmp_path):
         cmd, cwd=tmp_path, env=services.env(), capture_output=True, text=True, timeout=1200
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
+    study = optuna.load_study(
+        study_name=study_named(storage, "digits-quick-seed1-grid-"), storage=storage
+    )
     # Each size trained once; any other trial lost a race between the two workers' last
     # asks: PRUNED as surplus without training (no run), as docs/methods.md describes.
     for t in study.trials:
@@ -405,7 +413,9 @@ def test_passwords_in_urls_never_logged_written_or_printed(services, tmp_path, c
     assert services.password not in "\n".join(page.extract_text() for page in pages)
     from benchmark.search.attrs import study_attrs
 
-    study = optuna.load_study(study_name="digits-quick-seed1-grid", storage=storage)
+    study = optuna.load_study(
+        study_name=study_named(storage, "digits-quick-seed1-grid-"), storage=storage
+    )
     assert services.password not in repr(study.user_attrs)
     # the search's shared records are system attributes (benchmark.search.attrs)
     shared = study_attrs(study)

@@ -64,11 +64,11 @@ def study_spec(
         search=method.name,
         latent_sizes=list(cfg.latent_sizes),
         storage=storage,
-        study_name=derive_study_name(cfg, method.name),
         n_workers=n_workers,
     )
     if spec.sampled:
         spec.n_workers, spec.n_trials = 1, n_trials
+    spec.study_name = derive_study_name(cfg, method.name, spec.n_trials)
     return spec.validate()
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import optuna
+
 from benchmark import figures, tracking
 from benchmark.config import RunConfig
 from benchmark.errors import BenchmarkError
@@ -38,6 +40,21 @@ class SearchOutcome:
     sum_trial_cpu_time_s: float
 
 
+def refuse_trials_logged_elsewhere(study: optuna.Study, spec: SearchSpec) -> None:
+    """Raise when a resumed study holds finished sizes whose MLflow runs are not in this
+    tracking store (a new ``mlflow.db`` beside the old study file): its selection and
+    report would stand on runs nobody can open here. Checked before any run starts."""
+    done = {r.latent_dim: r.mlflow_run_id for r in trial_rows(study) if r.state == "COMPLETE"}
+    missing = sorted(size for size, run_id in done.items() if not tracking.run_exists(run_id))
+    if missing:
+        raise BenchmarkError(
+            f"study {spec.study_name!r} in {mask_url(spec.storage)} holds trained sizes "
+            f"{', '.join(map(str, missing))} whose runs are not in the tracking store "
+            f"{mask_url(tracking.tracking_uri())}; log to the store they were trained in, "
+            "or pass another study_name (or storage)"
+        )
+
+
 def run_search(
     cfg: RunConfig, spec: SearchSpec, nested: bool = False, prepared: Prepared | None = None
 ) -> SearchOutcome:
@@ -60,6 +77,7 @@ def run_search(
         prepared = None
         release_device_memory(device)
     study = create_or_resume_study(spec, cfg)
+    refuse_trials_logged_elsewhere(study, spec)
     print(f"Optuna storage: {mask_url(spec.storage)}  study: {spec.study_name}", flush=True)
     tags = {
         "benchmark.study_name": spec.study_name,

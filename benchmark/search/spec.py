@@ -4,17 +4,23 @@ fingerprints that tie a study to one training configuration."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from benchmark.config import RunConfig
+from benchmark.config import OWN_DATASETS, RunConfig
 from benchmark.errors import ConfigError
 from benchmark.methods import METHODS
 from benchmark.methods import grid as grid_method
+from benchmark.training.fingerprint import settings_fingerprint
 
 # The registry's study methods (grid, halving, tpe, hyperband), in report order.
 SEARCHES = tuple(m.name for m in METHODS.values() if m.is_study)
 DEFAULT_STORAGE = "sqlite:///optuna-studies.db"
 PARAM = "latent_dim"
+# Hex digits of the settings hash that ends a default study name.
+STUDY_HASH_LENGTH = 6
 # A killed worker's trial is retried at most this often.
 MAX_RETRY = 3
 # Heartbeats (seconds): a trial whose worker has been silent for `grace_period` is stale.
@@ -95,6 +101,22 @@ class SearchSpec:
         return self
 
 
-def derive_study_name(cfg: RunConfig, search: str) -> str:
-    """``<dataset>-<preset>-seed<seed>-<search>``: the same command resumes the same study."""
-    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}"
+def derive_study_name(cfg: RunConfig, search: str, n_trials: int = 0) -> str:
+    """``<dataset>-<preset>-seed<seed>-<search>-<settings>``: the same command resumes the
+    same study, and a changed one starts its own.
+
+    ``<settings>`` is a short hash of what the study's trials share (the training
+    settings, the sizes searched, a sampled search's budget ``n_trials``) and, for a
+    dataset of the user's own files, which files (the resolved ``data_dir``): with
+    ``latent_sizes=4,8,16`` after ``4,16`` the default name is another study, not a
+    refused resume, and one folder's trained sizes are never taken for another's."""
+    data = {
+        "settings": settings_fingerprint(cfg),
+        "latent_sizes": sorted(cfg.latent_sizes),
+        "search": search,
+        "n_trials": n_trials,
+    }
+    if cfg.dataset in OWN_DATASETS:
+        data["data"] = str(Path(cfg.data_dir).expanduser().resolve())
+    digest = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:STUDY_HASH_LENGTH]
+    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}-{digest}"

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from benchmark.config import RunConfig
-from benchmark.training.objective import ELBO, TrainingObjective
+
+if TYPE_CHECKING:  # the objectives need torch; a study's name (search.spec) must not
+    from benchmark.training.objective import TrainingObjective
 
 # Settings that do not change what is trained: where it runs, where data come from, and
 # what only a search or the benchmark job reads (its sizes, the baseline's size).
@@ -43,6 +46,8 @@ def training_fingerprint(
     """Hash of everything that decides what one training computes: its settings, whether
     it shrinks, its size (a fixed size; ``None``: the initial size), and its objective
     when that is not the plain ELBO (a checkpoint is never resumed under another one)."""
+    from benchmark.training.objective import ELBO
+
     size = None if adaptive else (latent_dim or cfg.initial_latent_dim)
     base = _digest(training_settings(cfg) | {"adaptive": adaptive, "latent_dim": size}, 16)
     if objective is None or objective.describe() == ELBO.describe():
