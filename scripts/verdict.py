@@ -89,6 +89,16 @@ def main() -> int:
     parser.add_argument("--no-report", action="store_true", help="export only")
     parser.add_argument("--preset", default="paper", help="the protocol's preset (paper)")
     parser.add_argument(
+        "--workers", type=int, default=1,
+        help="local workers of a grid, halving or hyperband search (one GPU takes several)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--work", default="", help="folder of the stores and checkpoints (measurements/)"
+    )
+    parser.add_argument(
+        "--tag", default="", help="appended to the verdict's name: verdict-mnist-gpu"
+    )  # fmt: skip
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="a config value over the preset (a smoke test's epochs, latent_sizes)",
     )  # fmt: skip
@@ -97,7 +107,9 @@ def main() -> int:
     name = verdict_name(args.dataset, args.subset)
     if args.preset != "paper":
         name += f"-{args.preset}"
-    work = ROOT / "measurements" / name
+    if args.tag:
+        name += f"-{args.tag}"
+    work = Path(args.work) / name if args.work else ROOT / "measurements" / name
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
     os.environ.setdefault("ALD_BENCHMARK_CHECKPOINTS", str(work / "checkpoints"))
@@ -105,6 +117,7 @@ def main() -> int:
     import torch
 
     from benchmark.config import parse_int_list, resolve_config
+    from benchmark.errors import BenchmarkError
     from benchmark.methods import METHODS, method
     from benchmark.system.interrupts import RunInterrupted, raise_on_signals
 
@@ -128,7 +141,9 @@ def main() -> int:
                 values |= {"data_dir": args.data_dir, "subset": str(args.subset or "")}
                 values |= dict(item.split("=", 1) for item in args.set)
                 cfg = resolve_config(args.preset, values)
-                driver = Driver(name, cfg, work, Path(args.results), not args.no_report)
+                driver = Driver(
+                    name, cfg, work, Path(args.results), not args.no_report, args.workers
+                )
                 if phase == "ablation":
                     driver.ablation()
                 else:
@@ -137,6 +152,9 @@ def main() -> int:
     except RunInterrupted as stop:
         print(f"{stop}: start the same command again to continue", file=sys.stderr)
         return stop.exit_code
+    except BenchmarkError as error:  # bad input or data: one line, what was done is kept
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"results: {Path(args.results) / name}", flush=True)
     return 0
 
@@ -145,9 +163,17 @@ class Driver:
     """One seed's steps of one verdict: each skipped when done, else run, exported and
     reported."""
 
-    def __init__(self, name: str, cfg, work: Path, results: Path, report: bool) -> None:  # noqa: ANN001
+    def __init__(  # noqa: PLR0913
+        self,
+        name: str,
+        cfg,  # noqa: ANN001 - a RunConfig (imported after the environment is set)
+        work: Path,
+        results: Path,
+        report: bool,
+        workers: int = 1,
+    ) -> None:
         self.name, self.cfg, self.work = name, cfg, work
-        self.results, self.report = results, report
+        self.results, self.report, self.workers = results, report, workers
         self._prepared = None
 
     # --- where runs are -------------------------------------------------------------
@@ -297,7 +323,11 @@ class Driver:
         from benchmark.jobs.experiment import study_spec
         from benchmark.search.parent import run_search
 
-        spec = study_spec(self.cfg, m, f"sqlite:///{self.work / 'optuna.db'}", n_workers=1)
+        storage = f"sqlite:///{self.work / 'optuna.db'}"
+        spec = study_spec(self.cfg, m, storage, n_workers=self.workers)  # tpe: 1
+        # the verdict's own storage holds one study per seed and search: a stable name,
+        # which the committed exports carry (the default one ends with a settings hash)
+        spec.study_name = f"{self.cfg.dataset}-{self.cfg.preset}-seed{self.cfg.seed}-{m.name}"
 
         def match(v) -> bool:  # noqa: ANN001
             return v.method == "gridsearch" and self._is(
