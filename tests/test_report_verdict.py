@@ -106,6 +106,8 @@ def test_one_seed_has_no_interval_and_no_band():
     assert verdicts["adaptive"].band_seeds == 0
     text = " ".join(sentences(section, list(verdicts.values())))
     assert NO_INTERVAL in text and "no band" in text
+    # nothing to count in a band that does not exist, and no retrain that did not run
+    assert "0 of 0" not in text and "retrain" not in text
 
 
 def test_paired_differences_are_per_seed_against_that_seeds_grid():

@@ -150,14 +150,20 @@ def sentences(section: Section, verdicts: list[MethodVerdict]) -> list[str]:
     )
     which = (
         f"Which size: ALD-VAE ended at {_sizes_text(a)}; the grid selected {_sizes_text(g)}; "
-        f"{band_text}; ALD-VAE's size lies in its seed's band in {a.in_band} of "
-        f"{a.band_seeds} seeds.{budget}"
+        f"{band_text}"
+        + (
+            f"; ALD-VAE's size lies in its seed's band in {a.in_band} of {a.band_seeds} seeds."
+            if a.band_seeds
+            else "."
+        )
+        + budget
     )
     ratio = g.epochs.mean / a.epochs.mean if a.epochs.mean > 0 else float("nan")
     cost = (
         f"At what cost: ALD-VAE trained {a.epochs.mean:.0f} epochs (one run), the grid "
-        f"{g.epochs.mean:.0f} (every size once), {ratio:.1f}x ALD-VAE's; the retrain at "
-        f"ALD-VAE's size doubles ALD-VAE's epochs. Epochs do not depend on the machine's load."
+        f"{g.epochs.mean:.0f} (every size once), {ratio:.1f}x ALD-VAE's"
+        + ("; the retrain at ALD-VAE's size doubles ALD-VAE's epochs" if "retrain" in by else "")
+        + ". Epochs do not depend on the machine's load."
         + _parallel_text(section)
     )
     good = "How good (test split, ALD-VAE minus the grid's model, per seed): " + "; ".join(
