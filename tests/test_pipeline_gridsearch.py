@@ -60,7 +60,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
             cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-    name = study_named(storage, "digits-quick-seed1-grid-")
+    study_name = study_named(storage, "digits-quick-seed1-grid-")
     client, runs = _runs(env)
     parents = [r for r in runs if r.data.tags["benchmark.method"] == "gridsearch"]
     trials = [r for r in runs if r.data.tags["benchmark.method"] == "fixed"]
@@ -77,12 +77,12 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
     for p in parents:
         assert p.data.metrics["best_latent_dim"] in (4, 8, 16)
         assert p.data.metrics["sum_trial_wall_clock_s"] > 0
-        assert p.data.tags["benchmark.study_name"] == name
+        assert p.data.tags["benchmark.study_name"] == study_name
     # the same per-epoch metrics as an adaptive run
     for name in EPOCH_METRICS:
         assert len(client.get_metric_history(trials[0].info.run_id, name)) == 4
 
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=storage)
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert sorted(t.params["latent_dim"] for t in complete) == [4, 8, 16]
     # Any other trial lost a race between the two workers' asks for a size: it is PRUNED
@@ -108,7 +108,7 @@ def test_mlflow_run_twice_trains_each_size_exactly_once(env, tmp_path):
             str(Path(sys.executable).parent / "optuna"),
             "trials",
             "--study-name",
-            name,
+            study_name,
             "--storage",
             storage,
             "-f",

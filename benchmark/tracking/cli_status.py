@@ -118,12 +118,12 @@ def _wait_for_exit(pid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     """The guard: wait for the CLI's exit, then :func:`restore_killed`, or with
-    ``purge`` first, purge the run (``benchmark.tracking.runs.purge_run``)."""
+    ``purge`` first, purge the run (``benchmark.tracking.purge.purge_run``)."""
     if argv[0] == "purge":
         run_id, cli = argv[1], int(argv[2])
         if not _wait_for_exit(cli):
             return 1
-        from benchmark.tracking.runs import purge_run
+        from benchmark.tracking.purge import purge_run
 
         purge_run(run_id)
         return 0

@@ -237,6 +237,7 @@ def discard_run(run_id: str, reason: str) -> str:
     :mod:`.cli_status` waits for it). A tracking server offers no purge to clients: the
     run stays deleted, with its parameters, until `mlflow gc` runs on its backend."""
     from benchmark.tracking.cli_status import leave_purge_guard
+    from benchmark.tracking.purge import purge_run
 
     client = MlflowClient()
     mark_run_failed(run_id, reason)
@@ -249,15 +250,3 @@ def discard_run(run_id: str, reason: str) -> str:
     if not leave_purge_guard(run_id):
         purge_run(run_id)
     return f"the run {run_id} holding it was purged from the tracking store"
-
-
-def purge_run(run_id: str) -> None:
-    """Delete run ``run_id`` permanently from a database store, artifacts first: what
-    `mlflow gc` does for one run (MLflow's store has no public call for it)."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    client = MlflowClient()
-    run = client.get_run(run_id)
-    with contextlib.suppress(Exception):  # no artifact written yet is the usual case
-        get_artifact_repository(run.info.artifact_uri).delete_artifacts()
-    client._tracking_client.store._hard_delete_run(run_id)
