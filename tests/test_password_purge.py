@@ -11,6 +11,7 @@ import time
 
 import mlflow
 import pytest
+from commands import mlflow_run_command, subprocess_env
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -87,3 +88,19 @@ def test_under_mlflow_run_the_purge_waits_for_the_cli_to_exit(mlflow_store, monk
     while SECRET in _everything_stored(mlflow_store) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert SECRET not in _everything_stored(mlflow_store)
+
+
+@pytest.mark.slow
+def test_through_mlflow_run_itself_no_run_holds_the_password(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cmd = mlflow_run_command("gridsearch", "pw", {"dataset": "digits", "storage": URL})
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=subprocess_env(uri), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode != 0
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert "holds a password" in line and "purged" in line and SECRET not in line
+    deadline = time.monotonic() + 60  # the guard purges once the CLI has exited
+    while SECRET in _everything_stored(uri) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert SECRET not in _everything_stored(uri)
