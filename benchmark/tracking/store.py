@@ -3,15 +3,18 @@ a lock, passwords kept out of what MLflow prints, and MLflow's own chatter trimm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
+from pathlib import Path
 
 import mlflow
 import torch
 
 from benchmark.errors import BenchmarkError
 from benchmark.system.masking import mask_secrets, mask_url
-from benchmark.tracking.store_lock import open_store_once
+from benchmark.tracking.store_lock import open_store_once, sqlite_file
 
 # Tracking URI schemes MLflow has a store for ("": a local folder).
 TRACKING_SCHEMES = (
@@ -27,6 +30,8 @@ TRACKING_SCHEMES = (
 )
 # MLflow's system-metrics monitor says this once per run on a machine without a GPU; a
 # small benchmark printed it 44 times out of 83 lines.
+# Seconds a tracking server has to answer the one probe before any work.
+SERVER_PROBE_TIMEOUT_S = 10.0
 SYSTEM_METRICS_LOGGER = "mlflow.system_metrics.system_metrics_monitor"
 GPU_SKIP_MESSAGE = "Skip logging GPU metrics"
 
@@ -81,8 +86,9 @@ def ready_store() -> None:
 
 
 def check_tracking_uri() -> None:
-    """Refuse, with one line, a tracking URI whose scheme MLflow has no store for (before
-    any work; a store that cannot be reached is reported when the first run starts)."""
+    """Refuse, with one line, a tracking URI whose scheme MLflow has no store for, and a
+    tracking server that does not answer (before any work; a database store that cannot
+    be opened is reported when the first run starts)."""
     uri = mlflow.get_tracking_uri()
     scheme = uri.split(":", 1)[0].split("+", 1)[0] if "://" in uri or ":" in uri[:12] else ""
     if scheme not in TRACKING_SCHEMES:
@@ -90,6 +96,59 @@ def check_tracking_uri() -> None:
             f"tracking URI {mask_url(uri)!r} has no MLflow store; allowed: a folder, "
             f"{', '.join(s + '://...' for s in TRACKING_SCHEMES if s)}"
         )
+    if scheme in ("http", "https"):
+        probe_server(uri)
+    path = sqlite_file(uri)
+    if path is not None:
+        check_sqlite_file(uri, path)
+
+
+def check_sqlite_file(uri: str, path: Path) -> None:
+    """One line, at once, for a SQLite store that cannot be opened (a folder that cannot
+    be created or written, a file that is not a database), where MLflow's engine retries
+    for about 100 s first; a new store's file is created empty here, which SQLite takes
+    as an empty database."""
+    try:
+        if path.is_dir():
+            raise OSError(f"{path} is a folder, not a database file")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        with contextlib.closing(sqlite3.connect(path, timeout=2)) as db:
+            db.execute("PRAGMA schema_version").fetchone()
+            try:
+                db.execute("BEGIN IMMEDIATE")  # a write lock: fails on a read-only file
+                db.rollback()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):  # locked: another process writes to it
+                    raise
+    except (OSError, sqlite3.Error) as exc:
+        raise TrackingStoreError(
+            f"cannot use the tracking store {mask_url(uri)}: {exc}; "
+            "use a writable folder, or another MLFLOW_TRACKING_URI"
+        ) from None
+
+
+def probe_server(uri: str, timeout_s: float = SERVER_PROBE_TIMEOUT_S) -> None:
+    """One request to the server's ``/health``, without MLflow's retries: a server that
+    is down or unreachable is one line within ``timeout_s`` seconds, where MLflow's
+    client retries for minutes first (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``,
+    ``MLFLOW_HTTP_REQUEST_TIMEOUT``). Any HTTP answer counts as reachable: what it
+    means (authentication, a path) is MLflow's to say on the first real call."""
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
+    except requests.RequestException as exc:
+        why = (
+            f"no answer within {timeout_s:g} s"
+            if isinstance(exc, requests.Timeout)
+            else "connection refused or host unreachable"
+        )
+        raise TrackingStoreError(
+            f"cannot reach the tracking server {mask_url(uri)} ({why}); start it, or point "
+            "MLFLOW_TRACKING_URI at a store that exists"
+        ) from None
 
 
 def use_tracking_uri(uri: str) -> None:
