@@ -45,7 +45,9 @@ def refuse_trials_logged_elsewhere(study: optuna.Study, spec: SearchSpec) -> Non
     tracking store (a new ``mlflow.db`` beside the old study file): its selection and
     report would stand on runs nobody can open here. Checked before any run starts."""
     done = {r.latent_dim: r.mlflow_run_id for r in trial_rows(study) if r.state == "COMPLETE"}
-    missing = sorted(size for size, run_id in done.items() if not tracking.run_exists(run_id))
+    missing = sorted(
+        size for size, run_id in done.items() if not run_id or tracking.run_status(run_id) is None
+    )
     if missing:
         raise BenchmarkError(
             f"study {spec.study_name!r} in {mask_url(spec.storage)} holds trained sizes "

@@ -4,8 +4,6 @@ fingerprints that tie a study to one training configuration."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from benchmark.config import OWN_DATASETS, RunConfig
 from benchmark.errors import ConfigError
 from benchmark.methods import METHODS
 from benchmark.methods import grid as grid_method
-from benchmark.training.fingerprint import settings_fingerprint
+from benchmark.training.fingerprint import digest, settings_fingerprint
 
 # The registry's study methods (grid, halving, tpe, hyperband), in report order.
 SEARCHES = tuple(m.name for m in METHODS.values() if m.is_study)
@@ -118,5 +116,4 @@ def derive_study_name(cfg: RunConfig, search: str, n_trials: int = 0) -> str:
     }
     if cfg.dataset in OWN_DATASETS:
         data["data"] = str(Path(cfg.data_dir).expanduser().resolve())
-    digest = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:STUDY_HASH_LENGTH]
-    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}-{digest}"
+    return f"{cfg.dataset}-{cfg.preset}-seed{cfg.seed}-{search}-{digest(data, STUDY_HASH_LENGTH)}"

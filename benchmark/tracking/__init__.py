@@ -46,7 +46,6 @@ from benchmark.tracking.runs import (
     name_entry_run,
     note_continuation,
     report_run,
-    run_exists,
     run_tags,
     tracked_run,
 )
@@ -119,7 +118,6 @@ __all__ = [
     "reap_quietly",
     "reap_vanished_runs",
     "report_run",
-    "run_exists",
     "run_status",
     "run_tags",
     "search_run_name",

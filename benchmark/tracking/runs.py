@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import mlflow
 import torch
 import yaml
-from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
@@ -193,17 +192,6 @@ def name_entry_run(run_id: str | None, name: str) -> None:
     input keeps this name instead of one of MLflow's random ones."""
     if run_id is not None:
         name_run(run_id, name)
-
-
-def run_exists(run_id: str) -> bool:
-    """Whether the tracking store holds run ``run_id`` (in any lifecycle stage)."""
-    if not run_id:
-        return False
-    try:
-        MlflowClient().get_run(run_id)
-    except MlflowException:
-        return False
-    return True
 
 
 def note_continuation(run_id: str | None, resumed_run_id: str) -> None:

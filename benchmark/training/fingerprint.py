@@ -33,7 +33,8 @@ def training_settings(cfg: RunConfig) -> dict[str, object]:
     return {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING}
 
 
-def _digest(data: object, length: int) -> str:
+def digest(data: object, length: int) -> str:
+    """A short hex hash of ``data`` as sorted JSON (its key order does not count)."""
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
@@ -49,7 +50,7 @@ def training_fingerprint(
     from benchmark.training.objective import ELBO
 
     size = None if adaptive else (latent_dim or cfg.initial_latent_dim)
-    base = _digest(training_settings(cfg) | {"adaptive": adaptive, "latent_dim": size}, 16)
+    base = digest(training_settings(cfg) | {"adaptive": adaptive, "latent_dim": size}, 16)
     if objective is None or objective.describe() == ELBO.describe():
         return base
     return hashlib.sha1(f"{base}|{objective.describe()}".encode()).hexdigest()[:16]
@@ -60,4 +61,4 @@ def settings_fingerprint(cfg: RunConfig) -> str:
     :func:`training_fingerprint`, without the size a trial gets)."""
     data = training_settings(cfg)
     data.pop("adaptive", None)
-    return _digest(data, 12)
+    return digest(data, 12)
