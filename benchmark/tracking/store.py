@@ -106,15 +106,17 @@ def check_tracking_uri() -> None:
 def check_sqlite_file(uri: str, path: Path) -> None:
     """One line, at once, for a SQLite store that cannot be opened (a folder that cannot
     be created or written, a file that is not a database), where MLflow's engine retries
-    for about 100 s first; a new store's file is created empty here, which SQLite takes
-    as an empty database."""
+    for about 100 s first. Creates nothing: a new store's file is made by the first run,
+    so bad input refused after this check leaves no store behind."""
     try:
         if path.is_dir():
             raise OSError(f"{path} is a folder, not a database file")
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-        with contextlib.closing(sqlite3.connect(path, timeout=2)) as db:
+            check_creatable(path)
+            return
+        with contextlib.closing(
+            sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=2)
+        ) as db:
             db.execute("PRAGMA schema_version").fetchone()
             try:
                 db.execute("BEGIN IMMEDIATE")  # a write lock: fails on a read-only file
@@ -127,6 +129,18 @@ def check_sqlite_file(uri: str, path: Path) -> None:
             f"cannot use the tracking store {mask_url(uri)}: {exc}; "
             "use a writable folder, or another MLFLOW_TRACKING_URI"
         ) from None
+
+
+def check_creatable(path: Path) -> None:
+    """Raise OSError unless ``path`` could be created: its nearest existing ancestor must
+    be a folder this process may write into (MLflow creates the folders below it)."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OSError(f"{ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OSError(f"{ancestor} is not writable")
 
 
 def probe_server(uri: str, timeout_s: float = SERVER_PROBE_TIMEOUT_S) -> None:
