@@ -3,7 +3,7 @@ the README's picture of the example report's first page:
 
     pip install -e ".[docs]"
     python scripts/pdf_pages.py reports/main-job.pdf --pages 1 --out reports/main-job-page1.png
-    python scripts/pdf_pages.py reports/verdict-mnist.pdf --out /tmp/pages   # every page
+    python scripts/pdf_pages.py reports/verdict-mnist5k.pdf --out /tmp/pages   # every page
 
 With one page and ``--out`` ending in ``.png`` the page is written there; otherwise
 ``--out`` is a folder that gets ``page<N>.png`` per page.
