@@ -72,18 +72,21 @@ def process_utilization(pynvml, handle, pid: int) -> tuple[Callable[[], float], 
     and whether any sample named ``pid`` so far. The first call only marks where the
     readings start: samples from before (an earlier run of the same process) are
     skipped. Raises ``pynvml.NVMLError`` where the device keeps no such samples."""
-    state = {"since": 0, "matched": False}
+    state = {"since": 0, "started": False, "matched": False}
 
     def read() -> float:
         try:
             samples = pynvml.nvmlDeviceGetProcessUtilization(handle, state["since"])
         except pynvml.NVMLError as exc:
-            if getattr(exc, "value", None) == pynvml.NVML_ERROR_NOT_FOUND:
-                return 0.0  # no sample since the previous reading: nothing ran
-            raise
+            if getattr(exc, "value", None) != pynvml.NVML_ERROR_NOT_FOUND:
+                raise
+            samples = []  # NVML's "no sample since then": nothing ran
+        # The start is marked by the first call, not by a time stamp: where NVML had no
+        # sample buffered then, ``since`` stays 0 and every sample found later is new.
+        first = not state["started"]
+        state["started"] = True
         if not samples:
             return 0.0
-        first = state["since"] == 0
         state["since"] = max(int(s.timeStamp) for s in samples)
         mine = [float(s.smUtil) for s in samples if int(s.pid) == pid]
         if first or not mine:
@@ -99,8 +102,10 @@ def nvml_utilization(device: torch.device, pid: int | None = None) -> GpuReading
     """The readings of :class:`GpuReading` for ``device`` and this process (or ``pid``).
 
     Raises ImportError without ``nvidia-ml-py`` and ``pynvml.NVMLError`` where NVML
-    cannot read the device; where only per-process samples are missing (some products,
-    MIG instances) the reading is device-wide."""
+    cannot find the device; where only per-process samples are missing (some products)
+    the reading is device-wide. A device-wide reading that NVML refuses (MIG instances:
+    NVML reads no utilisation of a MIG device) fails at each reading instead, and
+    :class:`GpuBusyMeter` records that it was not measured."""
     import pynvml
 
     pynvml.nvmlInit()
@@ -119,7 +124,10 @@ def nvml_utilization(device: torch.device, pid: int | None = None) -> GpuReading
 class GpuBusyMeter:
     """Seconds a GPU was busy while the ``with`` block ran: a utilisation (percent of
     time executing kernels) read every ``interval_s`` seconds in a background thread and
-    integrated over time."""
+    integrated over time. A reading that fails is counted in ``failed`` (the first
+    error kept in ``error``), never as idle: a sum with holes in it would be a figure
+    too low with nothing to say so, so a meter with any failed reading is not
+    ``measured``."""
 
     def __init__(self, read: Callable[[], float], interval_s: float = GPU_SAMPLE_S) -> None:
         self._read = read
@@ -127,11 +135,32 @@ class GpuBusyMeter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gpu-busy-meter", daemon=True)
         self.busy_s = 0.0
+        self.readings = 0
+        self.failed = 0
+        self.error: str | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether ``busy_s`` means anything: at least one reading, none failed."""
+        return self.readings > 0 and self.failed == 0
+
+    def failure(self) -> str:
+        """Why the meter is not ``measured``, in words for a tag."""
+        if self.readings == 0:
+            return "was never read"
+        return f"failed {self.failed} of {self.readings} times ({self.error})"
 
     def _sample(self, last: float) -> float:
         now = time.monotonic()
-        with contextlib.suppress(Exception):  # a missed reading counts as idle
-            self.busy_s += self._read() / 100.0 * (now - last)
+        self.readings += 1
+        try:
+            percent = self._read()
+        except Exception as exc:  # noqa: BLE001 - NVMLError or the driver's: kept, not idle
+            self.failed += 1
+            if self.error is None:
+                self.error = f"{type(exc).__name__}: {exc}"
+            return now
+        self.busy_s += percent / 100.0 * (now - last)
         return now
 
     def _loop(self) -> None:
@@ -154,19 +183,36 @@ def gpu_time_metrics(
 ) -> tuple[dict[str, float], str]:
     """``gpu_time_s`` (this process's busy seconds where NVML told processes apart,
     else the device's), ``gpu_device_busy_s`` (the whole device's) and the
-    ``benchmark.gpu_time`` tag that says which ``gpu_time_s`` is."""
-    metrics = {"gpu_device_busy_s": device.busy_s}
-    if process is not None and reading.matched():
+    ``benchmark.gpu_time`` tag that says which ``gpu_time_s`` is. A meter whose
+    readings failed gives no metric (a missing figure, never 0), and the tag says why."""
+    metrics: dict[str, float] = {}
+    if device.measured:
+        metrics["gpu_device_busy_s"] = device.busy_s
+    if process is not None and process.measured and reading.matched():
         metrics["gpu_time_s"] = process.busy_s
-        return metrics, "per process: this process's kernels (NVML process utilisation)"
-    metrics["gpu_time_s"] = device.busy_s
-    why = (
-        "NVML's per-process samples never named this process (a container without the "
-        "host's PID namespace?)"
-        if process is not None
-        else "NVML keeps no per-process samples on this device"
+        tag = "per process: this process's kernels (NVML process utilisation)"
+        if not device.measured:
+            tag += f"; gpu_device_busy_s not measured: the device-wide reading {device.failure()}"
+        return metrics, tag
+    if process is None:
+        why = "NVML keeps no per-process samples on this device"
+    elif not process.measured:
+        why = f"NVML's per-process reading {process.failure()}"
+    else:
+        why = (
+            "NVML's per-process samples never named this process (a container without the "
+            "host's PID namespace?)"
+        )
+    if device.measured:
+        metrics["gpu_time_s"] = device.busy_s
+        return metrics, f"device-wide: {why}; other processes' kernels on this GPU count too"
+    # NVML's documented case of an unsupported reading; named so a MIG user knows why
+    mig = (
+        " (as on a MIG instance: NVML reads no utilisation of one)"
+        if "NotSupported" in str(device.error)
+        else ""
     )
-    return metrics, f"device-wide: {why}; other processes' kernels on this GPU count too"
+    return metrics, f"not measured: {why}, and the device-wide reading {device.failure()}{mig}"
 
 
 @contextlib.contextmanager
@@ -175,9 +221,9 @@ def usage_metrics(
 ) -> Iterator[None]:
     """Log ``load_avg_1m_start`` now and ``load_avg_1m_end`` when the block ends (also
     when it raises), and on CUDA ``gpu_time_s`` and ``gpu_device_busy_s``
-    (:func:`gpu_time_metrics`, tag ``benchmark.gpu_time``; where NVML is missing, the
-    tag says why instead). CPU runs never log them. ``read_gpu`` replaces
-    :func:`nvml_utilization` (tests)."""
+    (:func:`gpu_time_metrics`, tag ``benchmark.gpu_time``; where nvidia-ml-py is missing
+    or NVML cannot read the GPU, no metric and the tag says why). CPU runs never log
+    them. ``read_gpu`` replaces :func:`nvml_utilization` (tests)."""
     start = load_avg_1m()
     if start is not None:
         mlflow.log_metric("load_avg_1m_start", start)
@@ -185,12 +231,16 @@ def usage_metrics(
     if device.type == "cuda":
         try:
             reading = read_gpu() if read_gpu is not None else nvml_utilization(device)
-        except Exception as exc:  # noqa: BLE001 - ImportError, NVMLError: measured without
+        except ImportError as exc:  # only a missing package is fixed by installing it
+            mlflow.set_tag(
+                GPU_TIME_TAG,
+                one_line(f"not measured ({exc}); install nvidia-ml-py (pip install -e '.[gpu]')"),
+            )
+        except Exception as exc:  # noqa: BLE001 - NVMLError (driver, device): the run goes on
             mlflow.set_tag(
                 GPU_TIME_TAG,
                 one_line(
-                    f"not measured ({type(exc).__name__}); install nvidia-ml-py "
-                    "(pip install -e '.[gpu]')"
+                    f"not measured: NVML could not read this GPU ({type(exc).__name__}: {exc})"
                 ),
             )
     meters: list[GpuBusyMeter] = []
@@ -212,5 +262,5 @@ def usage_metrics(
                     meter.__exit__(None, None, None)
                 gpu, scope = gpu_time_metrics(reading, process, whole)
                 metrics |= gpu
-                mlflow.set_tag(GPU_TIME_TAG, scope)
+                mlflow.set_tag(GPU_TIME_TAG, one_line(scope))
             mlflow.log_metrics(metrics)
