@@ -6,7 +6,7 @@ what a user waits for."""
 from __future__ import annotations
 
 from benchmark.errors import ConfigError
-from benchmark.report.collect import ReportError, RunView, SearchView, Section
+from benchmark.report.collect import ReportError, RunView, SearchView, Section, SeedResult
 
 # measure -> the run metric that holds it
 MEASURES: dict[str, str] = {
@@ -21,6 +21,11 @@ MEASURE_WORDS: dict[str, str] = {
     "cpu_time": "CPU time (process and children)",
     "gpu_time": "GPU time",
 }
+# What benchmark.tracking.usage tags on a CUDA run (its constant is not imported: that
+# module loads torch, which the report never does); a value starting with
+# DEVICE_WIDE means gpu_time_s is the whole device's busy time, not the run's own
+GPU_TIME_TAG = "benchmark.gpu_time"
+DEVICE_WIDE = "device-wide"
 
 
 def check_measure_name(measure: str) -> str:
@@ -52,15 +57,53 @@ def _measured_runs(section: Section, measure: str) -> list[RunView]:
     runs: list[RunView] = []
     for s in section.seeds:
         runs += [r for r in (s.adaptive, s.retrain) if r is not None]
-        for view in (s.grid, s.halving):
-            if view is not None and f"sum_trial_{MEASURES[measure]}" not in view.latest.metrics:
-                runs += [t for t in view.trials if t.status == "FINISHED"]
+        # every study, not only the first report's two (a TPE search summed over trials
+        # that lack the metric would fail with a KeyError instead of this one line)
+        for view in _studies(s):
+            if f"sum_trial_{MEASURES[measure]}" not in view.latest.metrics:
+                runs += _summed_trials(view)
+        runs += [r for rival in s.rivals.values() for r in rival.runs]
     return runs
+
+
+def _studies(seed: SeedResult) -> list[SearchView]:
+    """Every study of one seed (grid and halving are also attributes of older views)."""
+    views = list(seed.searches.values())
+    return views + [v for v in (seed.grid, seed.halving) if v is not None and v not in views]
+
+
+def _summed_trials(view: SearchView) -> list[RunView]:
+    """The trial runs whose measure :func:`search_value` sums for a search."""
+    return [t for t in view.trials if t.status == "FINISHED"]
+
+
+def _inflated_gpu_time(section: Section) -> str | None:
+    """Why a search's summed GPU time would count kernels several times, or None: its
+    trials' ``gpu_time_s`` is the device-wide figure (NVML could not tell processes
+    apart) while more than one worker trained trials at once, so each trial's figure
+    holds the other workers' kernels too (up to n_workers times the truth)."""
+    for s in section.seeds:
+        for view in _studies(s):
+            workers = max(int(p.params.get("search.n_workers", "1")) for p in view.parents)
+            wide = [
+                t
+                for t in _summed_trials(view)
+                if t.tags.get(GPU_TIME_TAG, "").startswith(DEVICE_WIDE)
+            ]
+            if wide and workers > 1:
+                return (
+                    f"{len(wide)} trials of {view.search} (seed {s.seed}) carry a device-wide "
+                    f"gpu_time_s (tag {GPU_TIME_TAG}) and ran with {workers} workers, so each "
+                    f"counts the others' kernels too (up to {workers}x, e.g. run "
+                    f"{wide[0].run_id})"
+                )
+    return None
 
 
 def check_measure(sections: list[Section], measure: str) -> None:
     """Refuse, with one line, a measure that some of the reported runs did not log (a
-    report must not sum CPU time of some runs with nothing for others)."""
+    report must not sum CPU time of some runs with nothing for others), and GPU time
+    that a search's concurrent trials each measured for the whole device."""
     check_measure_name(measure)
     metric = MEASURES[measure]
     runs = [r for section in sections for r in _measured_runs(section, measure)]
@@ -75,3 +118,11 @@ def check_measure(sections: list[Section], measure: str) -> None:
             f"compute={measure}: {len(lacking)} of {len(runs)} runs lack the metric {metric} "
             f"({why}, e.g. run {lacking[0].run_id}); use compute=wall_clock"
         )
+    if measure == "gpu_time":
+        for section in sections:
+            inflated = _inflated_gpu_time(section)
+            if inflated:
+                raise ReportError(
+                    f"compute=gpu_time: {inflated}; use compute=wall_clock or cpu_time, or "
+                    "rerun where NVML reports per-process utilisation (docs/gpu.md)"
+                )

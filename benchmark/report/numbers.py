@@ -1,5 +1,6 @@
 """How the report prints numbers: integers as integers, missing metrics as "n/a",
-mean ± sd over seeds, and ratios with their per-seed spread. Pure."""
+mean ± sd over seeds, durations in the unit a reader thinks in ("42 s", "12 min",
+"2.4 h"), and ratios with their per-seed spread. Pure."""
 
 from __future__ import annotations
 
@@ -37,6 +38,37 @@ def fmt(
         return NOT_AVAILABLE
     text = number(mean, digits, integer)
     return text if n <= 1 else f"{text}{sep}± {number(sd, digits, integer)}"
+
+
+# (unit, seconds in it, the duration from which it is used): a duration prints in the
+# largest unit it reaches, so an hour-long search reads "2.4 h", not "8640 s"; the
+# thresholds sit where the smaller unit would round to 60 ("1.0 min", never "60 s")
+DURATION_UNITS = (("h", 3600.0, 3570.0), ("min", 60.0, 59.5), ("s", 1.0, 0.0))
+
+
+def duration_unit(seconds: float) -> tuple[str, float]:
+    """The unit a duration of ``seconds`` prints in, and its length in seconds: hours
+    from (about) one hour, minutes from one minute, seconds below (NaN: seconds)."""
+    for name, length, start in DURATION_UNITS:
+        if seconds == seconds and abs(seconds) >= start:
+            return name, length
+    return "s", 1.0
+
+
+def duration(seconds: float, sd: float | None = None) -> str:
+    """A duration in its unit (:func:`duration_unit`): "42 s", "3.1 min", "12 min",
+    "2.4 h"; with ``sd`` (over seeds) "25 ± 1 min", both in the mean's unit. One decimal
+    below 10 of the unit (and for hours below 100), none above: the report's timings are
+    not more precise than that. NaN as n/a."""
+    if seconds != seconds:
+        return NOT_AVAILABLE
+    unit, length = duration_unit(seconds)
+    value = seconds / length
+    digits = 1 if abs(round(value, 1)) < (100 if unit == "h" else 10) else 0
+    text = f"{value:.{digits}f}"
+    if sd is not None and sd == sd and sd > 0:
+        text += f" ± {sd / length:.{digits}f}"
+    return f"{text} {unit}"
 
 
 def noisy(value: tuple[float, float] | None) -> bool:
