@@ -20,7 +20,7 @@ from benchmark.report.numbers import compute_ratio, fmt, noisy, number
 from benchmark.report.pages.compute_page import Bar, bar_limits, compute_bars, compute_page
 from benchmark.report.pages.grid_page import grid_page, ticks, x_range
 from benchmark.report.pages.story import SeedStory, decisions, story_figure
-from benchmark.report.pdf import provenance_page, whiten_label_band
+from benchmark.report.pdf import provenance_pages, whiten_label_band
 from benchmark.report.rules import rule_outcomes
 from benchmark.report.summary import method_rows, noise_warnings, verdict
 from pipelines import report as report_pipeline
@@ -297,7 +297,7 @@ def test_counts_print_as_counts_in_labels_and_provenance():
     # MLflow hands a count logged by older runs back as "3.0"
     extractor = {"fid.extractor_dead_units": "3.0", "fid.extractor_val_acc": "0.98"}
     section.seeds[0].adaptive.params |= extractor  # provenance reads the adaptive run
-    text = _texts(provenance_page(section, "exp"))
+    text = _texts(provenance_pages(section, "exp")[0])
     assert "dead feature units 3" in text and "units 3.0" not in text
     grid.parents[0].params["search.n_workers"] = "2"
     labels = [b.label for b in compute_bars(section, method_rows(section))]

@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import Section
 from benchmark.report.compute import MEASURE_WORDS
-from benchmark.report.numbers import NOT_APPLICABLE, fmt
+from benchmark.report.numbers import NOT_APPLICABLE, fmt, noisy
 from benchmark.report.pages.layout import CAPTION_WIDTH, WARNING_COLOUR, caption, page, styled_table
-from benchmark.report.summary import MethodRow, noise_warnings, verdict
+from benchmark.report.summary import RATE, MethodRow, noise_warnings, verdict
 
 # page fractions per line of the verdict's sentences (10 pt) and of the caption (9 pt)
 LINE_STEP = 0.032
@@ -22,32 +22,43 @@ MEASURE_SHORT = {"wall_clock": "wall-clock", "cpu_time": "CPU", "gpu_time": "GPU
 
 
 def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]]:
-    """(header, cell of a row, relative width) of the value columns."""
+    """(header, cell of a row, relative width) of the value columns: the size, the cost
+    (epochs trained first: the count the machine's load cannot blur; the timings beside
+    it), then the test metrics, the ELBO beside its two terms."""
 
     def test(key: str, digits: int, integer: bool = False) -> Callable[[MethodRow], str]:
-        return lambda r: fmt(r.test[key], digits, r.n_seeds, "\n", integer)
+        return lambda r: fmt(r.test.get(key), digits, r.n_seeds, "\n", integer)
 
     return [
-        ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n", integer=True), 1.0),
-        ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds, "\n"), 1.0),
+        ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n", integer=True), 0.75),
+        ("epochs\ntrained", lambda r: fmt(r.epochs, 0, r.n_seeds, "\n", integer=True), 0.9),
+        ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds, "\n"), 1.1),
         (
             f"total compute\n({MEASURE_SHORT[measure]}, s)",
             lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n"),
-            1.3,
+            1.4,
         ),
-        ("epochs\ntrained", lambda r: fmt(r.epochs, 0, r.n_seeds, "\n", integer=True), 0.9),
         (
             "compute /\nadaptive",
             lambda r: r.compute_vs_adaptive.text("\n") if r.compute_vs_adaptive else NOT_APPLICABLE,
             1.1,
         ),
-        ("test\nFID", test("test_fid", 2), 1.0),
-        ("test FID\nrecon", test("test_fid_recon", 2), 1.0),
+        ("test\nFID", test("test_fid", 2), 0.9),
+        ("test FID\nrecon", test("test_fid_recon", 2), 0.9),
+        ("test\nELBO", test("test_elbo", 2), 0.95),
+        ("rate\n(KL)", test(RATE, 2), 0.85),
+        ("distortion\n(recon loss)", test("test_recon_loss", 2), 1.15),
         ("test\nsilhouette", test("test_silhouette", 3), 1.0),
-        ("test recon\nloss", test("test_recon_loss", 2), 1.0),
-        ("test cluster\naccuracy", test("test_cluster_acc", 3), 1.0),
-        ("active\nunits", test("test_active_units", 1, integer=True), 0.9),
+        ("cluster\naccuracy", test("test_cluster_acc", 3), 0.95),
+        ("active\nunits", test("test_active_units", 1, integer=True), 0.8),
     ]
+
+
+# the timing columns (their index among the value columns) and the row's value each
+# shows: a cell whose spread is noise-dominated is printed in the warning colour
+TIMING_COLUMNS = {2: "time_to_answer_s", 3: "compute_s"}
+# characters of a method's label per line of its cell (a longer one wraps to two lines)
+LABEL_WIDTH = 18
 
 
 def table_height(n_rows: int, several_seeds: bool) -> float:
@@ -87,14 +98,23 @@ def headline_pages(section: Section, rows: list[MethodRow], experiment: str) -> 
     ax = fig.add_axes((0.03, top - height, 0.94, height))
     ax.axis("off")
     if rows:
-        cells = [[r.label, str(r.n_seeds)] + [cell(r) for _, cell, _ in columns] for r in rows]
-        styled_table(
+        cells = [
+            ["\n".join(textwrap.wrap(r.label, LABEL_WIDTH)), str(r.n_seeds)]
+            + [cell(r) for _, cell, _ in columns]
+            for r in rows
+        ]
+        table = styled_table(
             ax,
             cells,
             ["method", "seeds"] + [name for name, _, _ in columns],
-            [2.6, 0.6] + [w for _, _, w in columns],
+            [2.4, 0.65] + [w for _, _, w in columns],
             1.0,
         )
+        for i, r in enumerate(rows, start=1):
+            for col, attribute in TIMING_COLUMNS.items():
+                if r.n_seeds > 1 and noisy(getattr(r, attribute)):
+                    # the noise flag where the number is: the warnings below say why
+                    table[i, 2 + col].get_text().set_color(WARNING_COLOUR)
     else:
         ax.text(0.5, 0.5, "no finished runs to compare", ha="center")
     lines = [
@@ -123,16 +143,19 @@ def headline_pages(section: Section, rows: list[MethodRow], experiment: str) -> 
 
 def _caption_text(measure: str) -> str:
     return (
+        "Epochs trained: the training epochs of every run a method needed, every size, "
+        "pruned and stopped trials included: its cost without the machine's noise. "
         "Time to answer: elapsed wall-clock until the method names a latent size (a search: "
         "all its invocations, stopped ones included, workers in parallel; retrain: adaptive "
         "run plus retraining). "
         f"Total compute: the {MEASURE_WORDS[measure]} of its training runs summed, as one "
-        "machine would spend it. Epochs trained: the training epochs of those runs, every "
-        "size, pruned and stopped trials included (compute without the machine's noise). "
+        "machine would spend it; a timing in red is noise-dominated (sd above half the mean). "
         "'compute / adaptive': the method's mean total compute "
         "divided by the adaptive run's mean (the table's own means); with several seeds the "
-        "range of the per-seed ratios in brackets. n/a: a metric these runs did not log "
-        "(silhouette and cluster accuracy need labels). Test metrics are those of each "
-        "method's final model from the same test-split evaluation; FIDs are comparable only "
-        "within this section."
+        "range of the per-seed ratios in brackets. Test ELBO = -(rate + distortion), per "
+        "image in nats: rate is the KL of q(z|x) to the prior N(0, I), distortion the "
+        "reconstruction loss (Bernoulli, one posterior sample). n/a: a metric these runs did "
+        "not log (silhouette and cluster accuracy need labels). Test metrics are those of "
+        "each method's final model from the same test-split evaluation; FIDs are comparable "
+        "only within this section. Every term is defined on the report's last page."
     )

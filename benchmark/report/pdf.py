@@ -1,11 +1,14 @@
-"""Writing the PDF report: one headline page per section, then the adaptive run's story,
-the grid, the rules, compute, images and provenance (each page in its own module; the
-images and provenance pages here). Matplotlib only (PdfPages)."""
+"""Writing the PDF report: per section the verdict and headline pages, then the adaptive
+run's story, the grid, the searches, the rules, compute, what each model's latent space
+is used for, images, provenance and, last, the definitions of every metric and cost
+(each page in its own module; the images and provenance pages here). Matplotlib only
+(PdfPages)."""
 
 from __future__ import annotations
 
 import tempfile
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +27,10 @@ from benchmark.report.collect import NAMED_SEARCHES, Section  # noqa: E402
 from benchmark.report.compute import DEFAULT_MEASURE  # noqa: E402
 from benchmark.report.headline import floors_text, headline_pages  # noqa: E402
 from benchmark.report.pages.ablation_page import ablation_page  # noqa: E402
+from benchmark.report.pages.capacity_page import capacity_page  # noqa: E402
 from benchmark.report.pages.compute_page import compute_page  # noqa: E402
+from benchmark.report.pages.definitions_page import definitions_pages  # noqa: E402
+from benchmark.report.pages.flow import flowing_pages  # noqa: E402
 from benchmark.report.pages.grid_page import grid_page  # noqa: E402
 from benchmark.report.pages.layout import caption, page  # noqa: E402
 from benchmark.report.pages.pareto_page import methods_page
@@ -120,12 +126,12 @@ def _whole(value: str | None) -> str:
     return "-" if value is None else str(int(float(value)))
 
 
-def provenance_page(
+def provenance_pages(
     section: Section, experiment: str, read_from: str = "the MLflow tracking store"
-) -> Figure:
+) -> list[Figure]:
     """Where every number came from: the input, the data, the preset, the FID, the machine,
-    the code and every run id."""
-    fig = page(f"{section.dataset}: provenance")
+    the code and every run id; on as many pages as the run ids need (8 methods over 5
+    seeds fill more than one)."""
     lines = [
         f"experiment: {experiment}; read from {read_from}",
         f"generated: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -171,13 +177,52 @@ def provenance_page(
             lines.append(f"  seed {s.seed} retrain: {s.retrain.run_id}")
         for kind, rival in s.rivals.items():
             lines.append(f"  seed {s.seed} {kind}: {', '.join(r.run_id for r in rival.runs)}")
-    y = 0.88
-    for line in lines:
-        # 135 monospace characters of 9 pt fill the page width (160 ran past it)
-        for wrapped in textwrap.wrap(line, 135) or [""]:
-            fig.text(0.03, y, wrapped, fontsize=9, family="monospace")
-            y -= 0.028
-    return fig
+    # 135 monospace characters of 9 pt fill the page width (160 ran past it)
+    wrapped = [w for line in lines for w in textwrap.wrap(line, 135) or [""]]
+    return flowing_pages(f"{section.dataset}: provenance", wrapped, family="monospace")
+
+
+# A page builder returns one page, several (a table that flows on), or None (a page the
+# section has nothing for).
+PageBuilder = Callable[[], Figure | list[Figure] | None]
+
+
+def section_pages(
+    section: Section,
+    rows: list[MethodRow],
+    experiment: str,
+    source: RunSource,
+    measure: str = DEFAULT_MEASURE,
+    ablation: list[RunView] | None = None,
+) -> list[tuple[str, PageBuilder]]:
+    """The section's pages in the PDF's order, each named and built only when called (so
+    that a page is drawn, saved and closed before the next is made)."""
+    return [
+        ("verdict", lambda: verdict_page(section)),
+        ("headline", lambda: headline_pages(section, rows, experiment)),
+        ("adaptive", lambda: adaptive_page(section, source)),
+        ("grid", lambda: grid_page(section)),
+        *(
+            (f"search {name}", lambda name=name: search_page(section, source, name))
+            for name in PAGED_SEARCHES
+        ),
+        ("rules", lambda: rules_page(section, rows)),
+        ("ablation", lambda: ablation_page(section, ablation_rows(section, ablation or []))),
+        ("compute", lambda: compute_page(section, rows)),
+        ("methods", lambda: methods_page(section, rows)),
+        ("capacity", lambda: capacity_page(section, measure)),
+        ("images", lambda: images_page(section, source)),
+        ("provenance", lambda: provenance_pages(section, experiment, source.label)),
+        # last: every term the pages before it used
+        ("definitions", lambda: definitions_pages(section, measure)),
+    ]
+
+
+def figures_of(built: Figure | list[Figure] | None) -> list[Figure]:
+    """A page builder's answer as a list of pages."""
+    if built is None:
+        return []
+    return built if isinstance(built, list) else [built]
 
 
 def write_pdf(
@@ -196,21 +241,8 @@ def write_pdf(
         for section in sections:
             rows = method_rows(section, measure)
             summary[f"{section.dataset}/{section.preset}"] = rows
-            pages = [
-                verdict_page(section),
-                *headline_pages(section, rows, experiment),
-                adaptive_page(section, source),
-                grid_page(section),
-                *(search_page(section, source, name) for name in PAGED_SEARCHES),
-                rules_page(section, rows),
-                ablation_page(section, ablation_rows(section, ablation or [])),
-                compute_page(section, rows),
-                methods_page(section, rows),
-                images_page(section, source),
-                provenance_page(section, experiment, source.label),
-            ]
-            for fig in pages:
-                if fig is not None:
+            for _, build in section_pages(section, rows, experiment, source, measure, ablation):
+                for fig in figures_of(build()):
                     pdf.savefig(fig)
                     plt.close(fig)
         info = pdf.infodict()
