@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM through `mlflow run` itself, as users stop it: the run ends KILLED
 (MLflow's CLI overwrites it FAILED after the entry point exits; the guard the entry
-point leaves behind puts KILLED back) and resumes with ``-P resume_run_id``."""
+point leaves behind puts KILLED back) and resumes with ``-P resume_run_id`` to FINISHED
+with every epoch, whichever signal stopped it and whoever received it."""
 
 from __future__ import annotations
 
@@ -61,13 +62,30 @@ def _status_settles(client: MlflowClient, run_id: str, want: str, within_s: floa
     return status
 
 
+# (signal, sent to the whole process group as a terminal does, else to the entry point
+# alone as `kill PID` does); every case is resumed
+CASES = [
+    (signal.SIGINT, True),
+    (signal.SIGINT, False),
+    (signal.SIGTERM, True),
+    (signal.SIGTERM, False),
+]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("sig", "to_group", "resume"),
-    [(signal.SIGINT, True, True), (signal.SIGINT, False, False), (signal.SIGTERM, True, False)],
-    ids=["ctrl-c to the group", "sigint to the entry point", "sigterm to the group"],
+    ("sig", "to_group"),
+    CASES,
+    ids=[
+        "ctrl-c to the group",
+        "sigint to the entry point",
+        "sigterm to the group",
+        "sigterm to the entry point",
+    ],
 )
-def test_a_signal_through_mlflow_run_ends_the_run_killed(sig, to_group, resume, tmp_path):
+def test_a_signal_through_mlflow_run_ends_the_run_killed_and_resumes(
+    sig: signal.Signals, to_group: bool, tmp_path
+):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = subprocess_env(uri, MLFLOW_EXPERIMENT_NAME="Default")
     mlflow.set_tracking_uri(uri)
@@ -93,12 +111,21 @@ def test_a_signal_through_mlflow_run_ends_the_run_killed(sig, to_group, resume, 
     assert _status_settles(client, run_id, "KILLED", within_s=60) == "KILLED"
     run = client.get_run(run_id)
     assert run.data.tags[FAILURE_TAG] == f"interrupted by {signal.Signals(sig).name}"
-    if resume:
-        again = subprocess.run(
-            mlflow_run_command("adaptive", "Default", PARAMS | {"resume_run_id": run_id}),
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        assert again.returncode == 0, again.stderr[-2000:]
-        assert client.get_run(run_id).info.status == "FINISHED"
-        steps = {m.step for m in client.get_metric_history(run_id, "latent_dim")}
-        assert steps == set(range(1, int(PARAMS["epochs"]) + 1))
+    stopped_at = len(client.get_metric_history(run_id, "latent_dim"))
+    assert stopped_at < int(PARAMS["epochs"])  # stopped before its end: a resume has work
+    again = subprocess.run(
+        mlflow_run_command("adaptive", "Default", PARAMS | {"resume_run_id": run_id}),
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    resumed = client.get_run(run_id)
+    assert resumed.info.status == "FINISHED"
+    history = client.get_metric_history(run_id, "train_loss")
+    assert {m.step for m in history} == set(range(1, int(PARAMS["epochs"]) + 1))
+    # The checkpoint is written after an epoch is logged: a stop between the two runs
+    # that epoch again on resume, logging its step twice, with the same value.
+    by_step: dict[int, set[float]] = {}
+    for m in history:
+        by_step.setdefault(m.step, set()).add(m.value)
+    assert all(len(values) == 1 for values in by_step.values()), by_step
+    assert resumed.data.metrics["final_latent_dim"] >= 1
