@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,16 +23,7 @@ PRESETS_PACKAGE = "benchmark.presets"
 # Per-dataset values of each preset (`<preset>: {<dataset>: {field: value}}`); the leading
 # underscore keeps it out of the preset list.
 DATASET_OVERRIDES_FILE = "_datasets.yaml"
-DATASETS = (
-    "mnist5k",
-    "digits",
-    "mnist",
-    "fashion-mnist",
-    "eurosat",
-    "sprites",
-    "folder",
-    "npz",
-)
+DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "eurosat", "sprites", "folder", "npz")
 # Datasets read from files under `data_dir` (the rest ship inside a Python package).
 FILE_BACKED_DATASETS = ("mnist", "fashion-mnist", "eurosat", "sprites", "folder", "npz")
 # The user's own images: resized to a square of side `image_size` (benchmark.data.own).
@@ -117,12 +109,10 @@ class RunConfig:
 
     def to_params(self) -> dict[str, str]:
         """Flat string form for logging as MLflow params."""
-        out: dict[str, str] = {}
-        for key, value in dataclasses.asdict(self).items():
-            if isinstance(value, list):
-                value = ",".join(str(v) for v in value)
-            out[key] = str(value)
-        return out
+        return {
+            key: ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            for key, value in dataclasses.asdict(self).items()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON friendly)."""
@@ -176,10 +166,8 @@ def parse_int_list(text: str, name: str = "latent_sizes") -> list[int]:
     """Parse "4,8,16" into [4, 8, 16]; empty items, non-integers, values < 1 and
     duplicates are refused."""
     items = [t.strip() for t in str(text).split(",")]
-    if not items or any(t == "" for t in items):
-        raise ConfigError(f"{name}={text!r} is malformed; expected comma-separated integers >= 1")
     try:
-        values = [int(t) for t in items]
+        values = [int(t) for t in items]  # an empty item fails too
     except ValueError:
         raise ConfigError(
             f"{name}={text!r} is malformed; expected comma-separated integers >= 1"
@@ -209,17 +197,12 @@ def _coerce(name: str, value: Any) -> Any:
     """Turn a CLI/YAML value into the field's type, with a one-line error."""
     kind = FIELD_TYPES[name]
     if kind is list:
-        if isinstance(value, list):
-            return parse_int_list(",".join(str(v) for v in value), name)
-        return parse_int_list(value, name)
+        text = ",".join(str(v) for v in value) if isinstance(value, list) else value
+        return parse_int_list(text, name)
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes"):
-            return True
-        if text in ("false", "0", "no"):
-            return False
+        text = str(value).strip().lower()  # a bool reads "true" or "false"
+        if text in ("true", "1", "yes", "false", "0", "no"):
+            return text in ("true", "1", "yes")
         raise ConfigError(f"{name}={value!r} is not a boolean; allowed: true, false")
     if kind is int:
         try:
@@ -311,23 +294,43 @@ def validate(cfg: RunConfig) -> RunConfig:
                 f"dataset {cfg.dataset!r} cannot be downloaded by the benchmark; place its "
                 "files in data_dir (see docs/datasets.md) and set download=false"
             )
-        # With download=true the loader creates the folder; npz names a file or a folder.
-        exists = Path(cfg.data_dir).exists() if cfg.dataset == "npz" else None
-        if exists is False:
-            raise ConfigError(
-                f"data_dir {cfg.data_dir!r} does not exist; dataset 'npz' needs an .npz file "
-                "(or a folder holding one) with arrays x and optional y"
-            )
-        if exists is None and not cfg.download and not Path(cfg.data_dir).is_dir():
-            raise ConfigError(
-                f"data_dir {cfg.data_dir!r} does not exist; dataset {cfg.dataset!r} needs a folder "
-                "in torchvision's layout (see docs/datasets.md), or download=true"
-            )
-        readable = os.R_OK | (os.X_OK if Path(cfg.data_dir).is_dir() else 0)
-        if not cfg.download and not os.access(cfg.data_dir, readable):
-            raise ConfigError(f"data_dir {cfg.data_dir!r} is not readable by this user")
+        check_data_dir(cfg)
     _validate_own_images(cfg)
     return cfg
+
+
+DATA_DIR_NEEDS = {  # what data_dir must be, for the one line that refuses it
+    "folder": "a folder of class folders, <data_dir>/<class>/*.png|jpg|jpeg (docs/usage.md)",
+    "npz": "an .npz file (or a folder holding one) with arrays x and optional y",
+    "sprites": "a folder of sprites/npy/*.npy as its generator writes them (download=true does not "
+    "apply; docs/datasets.md)",
+}
+TORCHVISION_NEEDS = "a folder in torchvision's layout (docs/datasets.md), or download=true"
+
+
+def check_data_dir(cfg: RunConfig) -> None:
+    """``data_dir`` exists (unless a download creates it), is a folder (``npz``: or a file)
+    and is readable, else one line. One ``stat``, every error caught: for a data_dir in a
+    folder this user may not enter it raises PermissionError (as ``Path.is_dir`` does)."""
+    try:
+        mode = os.stat(cfg.data_dir).st_mode
+        access = os.R_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)
+        problem = ""
+        if not stat.S_ISDIR(mode) and cfg.dataset != "npz":
+            problem = "is a file, not a folder"
+        elif not cfg.download and not os.access(cfg.data_dir, access):
+            problem = "is not readable by this user (permission denied)"
+    except (FileNotFoundError, NotADirectoryError):
+        problem = "" if cfg.download else "does not exist"  # a download creates it
+    except PermissionError:
+        problem = "is in a folder this user may not enter (permission denied)"
+    except OSError as exc:  # an I/O error, a name too long, a loop of links
+        problem = f"cannot be read ({exc.strerror or exc})"
+    if problem:
+        needs = DATA_DIR_NEEDS.get(cfg.dataset, TORCHVISION_NEEDS)
+        raise ConfigError(
+            f"data_dir {cfg.data_dir!r} {problem}; dataset {cfg.dataset!r} needs {needs}"
+        )
 
 
 def _validate_own_images(cfg: RunConfig) -> None:
@@ -358,12 +361,13 @@ def npz_file(data_dir: Path) -> Path:
     ``.npz`` file inside the folder ``data_dir``."""
     if not data_dir.is_dir():
         return data_dir
-    files = sorted(p for p in data_dir.iterdir() if p.suffix.lower() == ".npz" and p.is_file())
-    if len(files) != 1:
-        found = ", ".join(p.name for p in files) if files else "none"
+    named = sorted(p for p in data_dir.iterdir() if p.suffix.lower() == ".npz")
+    files = [p for p in named if p.is_file()]
+    if len(files) != 1:  # a folder named like the file is named as such
+        found = [p.name if p.is_file() else f"{p} is a folder, not a file" for p in named]
         raise ConfigError(
-            f"data_dir {str(data_dir)!r} must hold exactly one .npz file (found: {found}); "
-            "or set data_dir to the file itself"
+            f"data_dir {str(data_dir)!r} must hold exactly one .npz file (found: "
+            f"{', '.join(found) or 'none'}); or set data_dir to the file itself"
         )
     return files[0]
 
@@ -385,20 +389,17 @@ def refuse_unlabelled(cfg: RunConfig, source: str) -> None:
     extractor (a classifier trained on the labels) and the ALD-VAE rule (it switches phase
     and stops on the silhouette score, which is computed under the labels)."""
     if cfg.fid_backend == "domain":
-        raise ConfigError(
-            f"{source} has no labels (no array y): the domain FID extractor trains a classifier "
-            "on labels; pass fid_backend=inception, or add y"
+        why = "the domain FID extractor trains a classifier on labels; pass fid_backend=inception"
+    elif cfg.adaptive:
+        why = (
+            "the ALD-VAE rule switches phase and stops on the silhouette score, which needs "
+            "labels; run -e fixed or -e gridsearch"
         )
-    if cfg.adaptive:
-        raise ConfigError(
-            f"{source} has no labels (no array y): the ALD-VAE rule switches phase and stops "
-            "on the silhouette score, which needs labels; add y, or run -e fixed or -e gridsearch"
-        )
-    if cfg.subset:
-        raise ConfigError(
-            f"{source} has no labels (no array y): subset draws a class-stratified sample, "
-            "which needs labels; leave subset empty, or add y"
-        )
+    elif cfg.subset:
+        why = "subset draws a class-stratified sample, which needs labels; leave subset empty"
+    else:
+        return
+    raise ConfigError(f"{source} has no labels (no array y): {why}, or add y")
 
 
 def resolve_config(preset: str = "quick", overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -3,9 +3,19 @@ naming what is wrong, a non-zero exit, and leaves no run RUNNING (nothing half d
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
-from dataset_files import grey_image, write_image_folder, write_npz
+from dataset_files import (
+    grey_image,
+    write_eurosat,
+    write_image_folder,
+    write_mnist_idx,
+    write_npz,
+    write_sprites,
+)
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from PIL import Image
@@ -289,3 +299,180 @@ def test_an_unreadable_data_folder_is_one_line(mlflow_store, tmp_path, capsys, m
     assert code != 0 and len([line for line in err if line.strip()]) == 1, err
     assert err[0].startswith(f"error: cannot read {tmp_path}")
     assert "permission denied" in err[0] and "Traceback" not in "\n".join(err)
+
+
+# Data path errors: every file-based loader, every way a path of its layout can be wrong
+# (unreadable, or a file and a folder swapped), through the entry point.
+DATA_LOADERS = ("mnist", "fashion-mnist", "eurosat", "sprites", "folder", "npz")
+
+
+def _write_data(dataset: str, root: Path) -> tuple[Path, Path, Path | None]:
+    """A good, tiny ``dataset`` under ``root``: (data_dir, a file the loader reads, a
+    folder of the layout below data_dir that the loader lists or enters; None for npz,
+    whose layout has none)."""
+    if dataset in ("mnist", "fashion-mnist"):
+        folder = "MNIST" if dataset == "mnist" else "FashionMNIST"
+        write_mnist_idx(root, folder, per_class_train=2, per_class_test=1)
+        raw = root / folder / "raw"
+        return root, raw / "train-images-idx3-ubyte", raw
+    if dataset == "eurosat":
+        write_eurosat(root, per_class=1, classes=("Forest", "River"))
+        return root, root / "eurosat/2750/Forest/Forest_1.jpg", root / "eurosat/2750"
+    if dataset == "sprites":
+        write_sprites(root, per_class_train=1, per_class_test=1)
+        npy = root / "sprites" / "npy"
+        return root, npy / "walk_front_frames_train.npy", npy
+    if dataset == "folder":
+        write_image_folder(root, per_class=2)
+        return root, root / "cats" / "000.png", root / "cats"
+    x = np.stack([grey_image(i % 2, i) for i in range(12)])
+    return root, write_npz(root / "f.npz", x=x, y=np.arange(12) % 2), None
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, path: Path, folder: bool) -> None:
+    """Make ``path`` what a user without permission on it meets (the tests run as root,
+    whom no mode stops): a file that cannot be opened, or a folder of mode 000, which
+    cannot be listed and whose contents cannot be looked at or opened. The refusals are
+    those of the calls the loaders, pathlib, NumPy, PIL and torchvision make."""
+    import builtins
+    import errno
+    import os
+
+    denied = os.path.abspath(path)
+    real = {"open": builtins.open, "stat": os.stat, "scandir": os.scandir}
+    real |= {"listdir": os.listdir, "access": os.access}
+
+    def where(p: object) -> str | None:
+        return os.path.abspath(os.fspath(p)) if isinstance(p, str | os.PathLike) else None
+
+    def inside(p: object) -> bool:  # what the denial covers
+        w = where(p)
+        return w is not None and (w.startswith(denied + os.sep) if folder else w == denied)
+
+    def refuse(p: object) -> PermissionError:
+        return PermissionError(errno.EACCES, "Permission denied", os.fspath(p))
+
+    def fake_open(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if inside(file):
+            raise refuse(file)
+        return real["open"](file, *args, **kwargs)
+
+    def fake_stat(p, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if folder and inside(p):
+            raise refuse(p)
+        return real["stat"](p, *args, **kwargs)
+
+    def listing(name: str):  # noqa: ANN202
+        def fake(p=".", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if folder and (where(p) == denied or inside(p)):
+                raise refuse(p)
+            return real[name](p, *args, **kwargs)
+
+        return fake
+
+    def fake_access(p, mode, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        return (
+            False if where(p) == denied or inside(p) else real["access"](p, mode, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "stat", fake_stat)
+    monkeypatch.setattr(os, "scandir", listing("scandir"))
+    monkeypatch.setattr(os, "listdir", listing("listdir"))
+    monkeypatch.setattr(os, "access", fake_access)
+
+
+def _spoil(
+    case: str, dataset: str, tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """Write ``dataset`` under ``tmp`` and spoil one path as ``case`` says; returns the
+    data_dir to pass and the path the one error line must name."""
+    root = tmp / "closed" / "data" if case == "data_dir in a closed folder" else tmp / "data"
+    data_dir, a_file, a_folder = _write_data(dataset, root)
+    if case == "unreadable file":
+        _deny(monkeypatch, a_file, folder=False)
+        return data_dir, a_file
+    if case == "unreadable data_dir":
+        _deny(monkeypatch, data_dir, folder=True)
+        return data_dir, data_dir
+    if case == "unreadable folder in it":
+        _deny(monkeypatch, a_folder, folder=True)
+        return data_dir, a_folder
+    if case == "data_dir in a closed folder":
+        _deny(monkeypatch, root.parent, folder=True)
+        return data_dir, data_dir
+    if case == "folder for a file":
+        a_file.unlink()
+        a_file.mkdir()
+        return data_dir, a_file
+    if case == "file for data_dir":
+        (tmp / "data.txt").write_text("not a folder")
+        return tmp / "data.txt", tmp / "data.txt"
+    assert case == "file for a folder in it"
+    shutil.rmtree(a_folder)
+    a_folder.write_text("not a folder")
+    return data_dir, a_folder
+
+
+DATA_CASES = {  # the case: what its one line says
+    "unreadable file": "permission denied",
+    "unreadable data_dir": "permission denied",
+    "unreadable folder in it": "permission denied",
+    "data_dir in a closed folder": "permission denied",
+    "folder for a file": "is a folder, not a file",
+    "file for data_dir": "is a file, not a folder",
+    "file for a folder in it": "is a file, not a folder",
+}
+# npz's data_dir may be a file or a folder, and its layout has no folder inside
+NOT_NPZ = ("unreadable folder in it", "file for data_dir", "file for a folder in it")
+DATA_SWEEP = [
+    (dataset, case)
+    for dataset in DATA_LOADERS
+    for case in DATA_CASES
+    if not (dataset == "npz" and case in NOT_NPZ)
+    and not (dataset == "folder" and case == "file for a folder in it")  # a loose file
+]
+
+
+@pytest.mark.parametrize(("dataset", "case"), DATA_SWEEP, ids=[f"{d}:{c}" for d, c in DATA_SWEEP])
+def test_every_data_path_error_is_one_line(dataset, case, mlflow_store, tmp_path, capsys):
+    """Through the entry point: a non-zero exit, one line starting ``error:`` that names
+    the path and says what is wrong with it, no traceback, and no run left RUNNING (the
+    refusal comes before the store is even created)."""
+    with pytest.MonkeyPatch.context() as denial:  # undone before the checks
+        data_dir, named = _spoil(case, dataset, tmp_path, denial)
+        argv = ["--dataset", dataset, "--data_dir", str(data_dir), "--epochs", "1"]
+        code = run_entry_point(adaptive.main, [*argv, "--device", "cpu"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
+    assert code != 0
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert str(named) in lines[0] and DATA_CASES[case] in lines[0].lower(), lines[0]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_discarded_run_on_a_store_without_purge_says_where_to_purge_it(
+    mlflow_store, tmp_path, monkeypatch
+):
+    """The tracking-server branch of ``discard_run``: a store that is not a database the
+    project holds (a file store here, as a tracking server's REST store, has no purge
+    for clients) keeps the run deleted; the line says so and gives the `mlflow gc`
+    command with the run's id."""
+    import mlflow
+
+    from benchmark.tracking.runs import discard_run
+
+    uri = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses it otherwise
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "storage", "postgresql://user:secret@host/db")
+    line = discard_run(run_id, "a password in storage")
+    assert line == (
+        f"the run {run_id} holding it was deleted; purge it on the tracking server "
+        f"(mlflow gc --backend-store-uri <its store> --run-ids {run_id})"
+    )
+    info = client.get_run(run_id).info
+    assert (info.status, info.lifecycle_stage) == ("FAILED", "deleted")

@@ -90,9 +90,9 @@ def load_dataset(cfg: RunConfig) -> DatasetSplits:
         raise DataError(f"unknown dataset {cfg.dataset!r}; allowed: {', '.join(LOADERS)}")
     try:
         return LOADERS[cfg.dataset](cfg)
-    except PermissionError as exc:  # a folder or file this user may not read
+    except PermissionError as exc:  # a folder or file this user may not read or enter
         where = exc.filename or cfg.data_dir
         raise DataError(
             f"cannot read {where} for dataset {cfg.dataset} (permission denied); give "
-            "data_dir a folder this user can read"
+            "data_dir files and folders this user can read"
         ) from None

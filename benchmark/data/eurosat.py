@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from benchmark.config import RunConfig
 from benchmark.data.idx import prepare_download
-from benchmark.data.splits import DatasetSplits, from_arrays, one_line
+from benchmark.data.splits import DatasetSplits, expect_folder, from_arrays, one_line
 from benchmark.errors import DataError
 
 # EuroSAT RGB (torchvision's layout): <data_dir>/eurosat/2750/<ClassName>/*.jpg, 64x64.
@@ -87,8 +87,7 @@ def read_eurosat_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     them) and the class names."""
     layout = eurosat_layout(root)
     folder = root / "eurosat" / "2750"
-    if not folder.is_dir():
-        raise DataError(f"cannot read eurosat: {folder} does not exist; expected {layout}")
+    expect_folder(folder, root, layout)
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
     if len(classes) < 2:
         raise DataError(f"{folder} has {len(classes)} class folders; expected {layout}")
@@ -96,6 +95,9 @@ def read_eurosat_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     labels: list[int] = []
     for label, name in enumerate(classes):
         files = sorted(f for f in (folder / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        for f in files:  # named as an image, so meant as one: not skipped in silence
+            if f.is_dir():
+                raise DataError(f"{f} is a folder, not a file; expected {layout}")
         if not files:
             raise DataError(f"class folder {folder / name} has no images; expected {layout}")
         paths += files

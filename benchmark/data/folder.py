@@ -5,11 +5,15 @@ see :mod:`benchmark.data.own` for the rules.
 
 Files with other suffixes, and hidden files and folders (names starting with ``.``:
 ``.DS_Store``, macOS's ``._name.png``), are skipped; images in sub-folders of a class
-folder belong to that class.
+folder belong to that class. A folder named like an image (``a.png/``) is refused, not
+skipped: its name says the user meant an image there. A class folder, or a sub-folder,
+this user may not read is refused too (a walk that skipped it would lose its images
+in silence).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +44,29 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
-def _class_files(folder: Path) -> list[Path]:
-    """The images of one class folder (its sub-folders too), in sorted order."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and all(_visible(part) for part in p.relative_to(folder).parents if part != Path("."))
-        and _visible(p)
-    )
+def _refuse(exc: OSError) -> None:
+    """``os.walk``'s error hook: raise what it would skip (a folder it cannot list)."""
+    raise exc
+
+
+def _class_files(folder: Path, layout: str) -> list[Path]:
+    """The images of one class folder (its visible sub-folders too), in sorted order.
+    ``os.walk`` with errors raised, not ``Path.rglob``: rglob skips a sub-folder it may
+    not list without a word (Python 3.11), and its images with it."""
+    files = []
+    for top, folders, names in os.walk(folder, onerror=_refuse):
+        folders[:] = [name for name in folders if _visible(Path(name))]  # not walked
+        for name in folders:
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                raise DataError(f"{Path(top) / name} is a folder, not a file; expected {layout}")
+        files += [
+            Path(top) / name
+            for name in names
+            if _visible(Path(name))
+            and Path(name).suffix.lower() in IMAGE_SUFFIXES
+            and (Path(top) / name).is_file()  # a link to nothing is skipped, as before
+        ]
+    return sorted(files)
 
 
 def _read_image(path: Path, cfg: RunConfig, layout: str) -> _Image:
@@ -102,7 +119,7 @@ def read_image_folder(root: Path, cfg: RunConfig) -> tuple[np.ndarray, np.ndarra
     paths: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
-        files = _class_files(root / name)
+        files = _class_files(root / name, layout)
         if not files:
             raise DataError(f"class folder {root / name} has no images; expected {layout}")
         paths += files

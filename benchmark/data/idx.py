@@ -10,6 +10,7 @@ import numpy as np
 from benchmark.config import RunConfig
 from benchmark.data.splits import (
     DatasetSplits,
+    expect_file,
     from_arrays,
     one_line,
     stratified_split,
@@ -28,12 +29,12 @@ def prepare_download(root: Path, name: str) -> None:
         ) from None
 
 
-def read_idx(path: Path, images: bool, layout: str) -> np.ndarray:
-    """One idx file (torchvision's reader) as uint8; any problem names the file."""
+def read_idx(path: Path, images: bool, layout: str, root: Path) -> np.ndarray:
+    """One idx file (torchvision's reader) under the data_dir ``root`` as uint8; any
+    problem names the file."""
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
-    if not path.is_file():
-        raise DataError(f"missing {path}; expected {layout}")
+    expect_file(path, root, layout)
     try:
         data = (read_image_file if images else read_label_file)(str(path))
     except (RuntimeError, OSError, ValueError, AssertionError, TypeError, IndexError) as exc:
@@ -74,8 +75,8 @@ def load_torchvision_mnist_like(
     splits = {}
     # a subset is drawn from the official training files and split as mnist5k is
     for split in ("train",) if cfg.subset else ("train", "t10k"):
-        x = read_idx(raw / f"{split}-images-idx3-ubyte", True, layout)
-        y = read_idx(raw / f"{split}-labels-idx1-ubyte", False, layout)
+        x = read_idx(raw / f"{split}-images-idx3-ubyte", True, layout, root)
+        y = read_idx(raw / f"{split}-labels-idx1-ubyte", False, layout, root)
         if len(x) != len(y):
             raise DataError(
                 f"{raw}/{split}-images-idx3-ubyte has {len(x)} images but "

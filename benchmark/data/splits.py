@@ -9,6 +9,7 @@ the label metrics say "not available" (see :mod:`benchmark.metrics.clustering`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,6 +75,36 @@ class DatasetSplits:
 def one_line(exc: BaseException) -> str:
     """First line of an exception's message, or its type when it has none."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _no_file_on_the_way(path: Path, root: Path, layout: str) -> None:
+    """Refuse a file that stands where one of the folders from ``root`` down to ``path``
+    should be (a user who made ``raw`` a file would otherwise read "missing")."""
+    for folder in reversed(path.relative_to(root).parents):
+        if (root / folder).exists() and not (root / folder).is_dir():
+            raise DataError(f"{root / folder} is a file, not a folder; expected {layout}")
+
+
+def expect_file(path: Path, root: Path, layout: str, what: str = "") -> None:
+    """``path`` (under ``root``, the data_dir) is a file, else one DataError line naming
+    what is there instead: a folder, a file on the way, or nothing ("missing"). A
+    PermissionError from a folder this user may not enter goes on to
+    :func:`benchmark.data.load_dataset`, which words it."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a file; expected {layout}")
+    _no_file_on_the_way(path, root, layout)
+    raise DataError(f"missing {what}{path}; expected {layout}")
+
+
+def expect_folder(path: Path, root: Path, layout: str) -> None:
+    """``path`` (under ``root``) is a folder, else one DataError line: a file there or on
+    the way is named as a file, else the folder "does not exist"."""
+    if path.is_dir():
+        return
+    _no_file_on_the_way(path / "_", root, layout)  # path itself included
+    raise DataError(f"{path} does not exist; expected {layout}")
 
 
 def stratified_three_way(

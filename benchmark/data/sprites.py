@@ -10,6 +10,7 @@ import numpy as np
 from benchmark.config import RunConfig
 from benchmark.data.splits import (
     DatasetSplits,
+    expect_file,
     from_arrays,
     one_line,
     stratified_split,
@@ -40,11 +41,10 @@ def sprites_file(root: Path, action: str, direction: str, split: str) -> Path:
     return root / "sprites" / "npy" / f"{action}_{direction}_frames_{split}.npy"
 
 
-def _open_sprites_file(path: Path, layout: str) -> np.ndarray:
-    """Memory-map one frames file and check its shape and dtype (values are checked
-    while converting)."""
-    if not path.is_file():
-        raise DataError(f"missing SPRITES file {path}; expected {layout}")
+def _open_sprites_file(path: Path, root: Path, layout: str) -> np.ndarray:
+    """Memory-map one frames file under the data_dir ``root`` and check its shape and
+    dtype (values are checked while converting)."""
+    expect_file(path, root, layout, "SPRITES file ")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -63,7 +63,7 @@ def _read_sprites_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]
     for a, action in enumerate(SPRITES_ACTIONS):
         for d, direction in enumerate(SPRITES_DIRECTIONS):
             path = sprites_file(root, action, direction, split)
-            files.append((path, _open_sprites_file(path, layout), 3 * a + d))
+            files.append((path, _open_sprites_file(path, root, layout), 3 * a + d))
     n = sum(arr.shape[0] for _, arr, _ in files)
     frames, height, width, channels = SPRITES_CLIP_SHAPE
     x = np.empty((n, channels, frames, height, width), dtype=np.float32)
