@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from benchmark.report.collect import Section
 from benchmark.report.compute import MEASURE_WORDS
-from benchmark.report.numbers import NOT_APPLICABLE, fmt, noisy
+from benchmark.report.numbers import NOT_APPLICABLE, duration, fmt, noisy
 from benchmark.report.pages.layout import CAPTION_WIDTH, WARNING_COLOUR, caption, page, styled_table
 from benchmark.report.summary import RATE, MethodRow, noise_warnings, verdict
 
@@ -32,10 +32,10 @@ def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]
     return [
         ("latent\nsize", lambda r: fmt(r.latent_dim, 1, r.n_seeds, "\n", integer=True), 0.75),
         ("epochs\ntrained", lambda r: fmt(r.epochs, 0, r.n_seeds, "\n", integer=True), 0.9),
-        ("time to\nanswer (s)", lambda r: fmt(r.time_to_answer_s, 1, r.n_seeds, "\n"), 1.1),
+        ("time to\nanswer", lambda r: duration_cell(r.time_to_answer_s, r.n_seeds), 1.1),
         (
-            f"total compute\n({MEASURE_SHORT[measure]}, s)",
-            lambda r: fmt(r.compute_s, 1, r.n_seeds, "\n"),
+            f"total compute\n({MEASURE_SHORT[measure]})",
+            lambda r: duration_cell(r.compute_s, r.n_seeds),
             1.4,
         ),
         (
@@ -59,6 +59,17 @@ def _columns(measure: str) -> list[tuple[str, Callable[[MethodRow], str], float]
 TIMING_COLUMNS = {2: "time_to_answer_s", 3: "compute_s"}
 # characters of a method's label per line of its cell (a longer one wraps to two lines)
 LABEL_WIDTH = 18
+
+
+def duration_cell(value: tuple[float, float], n_seeds: int) -> str:
+    """A timing's cell in its unit (42 s, 12 min, 2.4 h: :func:`numbers.duration`), the
+    spread over seeds on a second line in the same unit."""
+    mean, sd = value
+    if n_seeds <= 1 or sd != sd or sd <= 0:
+        return duration(mean)
+    text, unit = duration(mean, sd).rsplit(" ", 1)
+    head, spread = text.split(" ± ")
+    return f"{head} {unit}\n± {spread}"
 
 
 def table_height(n_rows: int, several_seeds: bool) -> float:
