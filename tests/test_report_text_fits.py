@@ -23,8 +23,6 @@ from benchmark.tracking.tags import SELECTION_METHOD_TAG
 
 SEEDS = (1, 2, 3, 4, 5)
 GRID_SIZES = (4, 8, 12, 16, 20, 24, 32, 48, 64)
-# pages another developer is rewriting (issue 23 items 2 and 3): checked, failures expected
-BEING_REWRITTEN: dict[str, str] = {}
 
 
 def run_id(*parts: object) -> str:
@@ -243,15 +241,7 @@ def _page_names() -> list[str]:
     return [name for name, _ in section_pages(section, [], "x", FakeSource())]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=BEING_REWRITTEN[n], strict=False))
-        if n in BEING_REWRITTEN
-        else n
-        for n in _page_names()
-    ],
-)
+@pytest.mark.parametrize("name", _page_names())
 def test_no_text_runs_off_any_page_of_8_methods_over_5_seeds(section, name):
     rows = method_rows(section)
     assert len(rows) == 8 and all(r.n_seeds == 5 for r in rows)
