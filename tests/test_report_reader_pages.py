@@ -19,6 +19,7 @@ from benchmark.report.headline import headline_pages
 from benchmark.report.pages.capacity_page import capacity_page
 from benchmark.report.pages.definitions_page import definitions_pages
 from benchmark.report.pages.grid_page import grid_page
+from benchmark.report.pages.verdict_page import verdict_page
 from benchmark.report.pdf import section_pages
 from benchmark.report.summary import RATE, method_rows
 
@@ -63,9 +64,7 @@ def test_headline_has_epochs_first_among_costs_and_the_elbo_with_its_two_terms(s
     plt.close(fig)
 
 
-def test_every_headline_cell_holds_its_text(section):
-    rows = method_rows(section)
-    (fig, *rest) = headline_pages(section, rows, "exp")
+def _assert_cells_hold_their_text(fig: Figure) -> None:
     renderer = fig.canvas.get_renderer()
     fig.draw(renderer)
     for (row, col), cell in _table(fig).get_celld().items():
@@ -73,8 +72,22 @@ def test_every_headline_cell_holds_its_text(section):
         where = (row, col, cell.get_text().get_text(), box.bounds, text.bounds)
         assert box.x0 <= text.x0 and text.x1 <= box.x1, where
         assert box.y0 <= text.y0 and text.y1 <= box.y1, where
+
+
+def test_every_headline_cell_holds_its_text(section):
+    rows = method_rows(section)
+    (fig, *rest) = headline_pages(section, rows, "exp")
+    _assert_cells_hold_their_text(fig)
     for f in [fig, *rest]:
         plt.close(f)
+
+
+def test_every_verdict_cell_holds_its_text_and_only_a_shown_difference_has_a_word(section):
+    fig = verdict_page(section)
+    _assert_cells_hold_their_text(fig)
+    cells = [c.get_text().get_text() for (row, _), c in _table(fig).get_celld().items() if row]
+    assert not any("no difference" in text for text in cells)
+    plt.close(fig)
 
 
 def test_latent_size_against_active_units_and_rate_against_distortion(section):

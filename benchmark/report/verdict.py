@@ -185,7 +185,8 @@ def sentences(section: Section, verdicts: list[MethodVerdict]) -> list[str]:
     sure = (
         f"How sure: ALD-VAE ran {a.size.n} seed(s), paired with the grid on "
         f"{_paired_seeds(a)}; intervals are 95% Student-t intervals of the paired "
-        "per-seed differences; 'better' or 'worse' only where the interval excludes 0. "
+        "per-seed differences; 'better' or 'worse' only where the interval excludes 0 "
+        "(a table cell without either shows no difference). "
         + (
             f"Bands use the seed-to-seed sd of a size's rule score ({sigma:.3f})."
             if sigma is not None

@@ -20,11 +20,19 @@ def _half(interval) -> float:  # noqa: ANN001
     return (interval.high - interval.low) / 2 if interval.has_interval else 0.0
 
 
+# cell colours of a difference whose interval excludes 0 (no colour: no difference shown)
+WORD_COLOURS = {"better": "#dff0d8", "worse": "#f8d7da"}
+
+
 def _cell(d: PairedDifference | None) -> str:
-    """A difference with its interval and word (one seed: the interval says so)."""
+    """A difference with its interval, and its word where the interval excludes 0 (the
+    table's header says that a cell without one shows no difference; one seed: the
+    interval says so). "no difference shown" in every cell overflowed its column."""
     if d is None:
         return "-"
-    return f"{d.interval.text()} {d.word}" if d.interval.has_interval else d.interval.text()
+    if d.interval.has_interval and d.word in WORD_COLOURS:
+        return f"{d.interval.text()} {d.word}"
+    return d.interval.text()
 
 
 def verdict_page(section: Section) -> Figure | None:
@@ -100,7 +108,7 @@ def verdict_page(section: Section) -> Figure | None:
                 else "-",
             ]
         )
-    styled_table(
+    drawn = styled_table(
         table,
         cells,
         [
@@ -115,6 +123,10 @@ def verdict_page(section: Section) -> Figure | None:
         [2.6, 1.0, 0.8, 0.8, 2.4, 2.4, 1.0],
         min(1.0, 0.11 * (len(cells) + 1)),
     )
+    for (row, col), cell in drawn.get_celld().items():
+        word = cell.get_text().get_text().rsplit(" ", 1)[-1]
+        if row > 0 and col in (4, 5) and word in WORD_COLOURS:
+            cell.set_facecolor(WORD_COLOURS[word])
     height = min(1.0, 0.11 * (len(cells) + 1))
     top = 0.27 + 0.22 * (1 - height) - 0.02
     text = "\n".join(textwrap.fill(s, CAPTION_WIDTH) for s in sentences(section, verdicts))
