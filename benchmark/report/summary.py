@@ -17,7 +17,7 @@ from benchmark.report.collect import (
     mean_sd,
 )
 from benchmark.report.compute import DEFAULT_MEASURE, MEASURE_WORDS, run_value, search_value
-from benchmark.report.numbers import Ratio, compute_ratio, fmt, noisy
+from benchmark.report.numbers import Ratio, compute_ratio, duration, fmt, noisy
 from benchmark.report.rules import (
     ADAPTIVE,
     adaptive_rank,
@@ -192,7 +192,7 @@ def noise_warnings(rows: list[MethodRow]) -> list[str]:
     lines = []
     for r in rows:
         loud = [
-            f"{what} {value[0]:.1f} ± {value[1]:.1f} s"
+            f"{what} {duration(value[0], value[1])}"
             for what, value in (("time to answer", r.time_to_answer_s), ("compute", r.compute_s))
             if r.n_seeds > 1 and noisy(value)
         ]
