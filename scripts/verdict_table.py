@@ -16,6 +16,8 @@ sys.path.insert(0, str(ROOT))
 from benchmark.report.ablation import AblationRow, ablation_rows  # noqa: E402
 from benchmark.report.collect import collect  # noqa: E402
 from benchmark.report.export import ExportSource  # noqa: E402
+from benchmark.report.numbers import duration  # noqa: E402
+from benchmark.report.summary import method_rows  # noqa: E402
 from benchmark.report.verdict import GRID, MethodVerdict, method_verdicts, sentences  # noqa: E402
 from benchmark.report.write import ablation_of  # noqa: E402
 
@@ -54,9 +56,27 @@ def table(folder: str) -> str:
                 f"| {v.label} | {len(v.sizes)} | {size} | {band} | {v.epochs.mean:.0f} | "
                 f"{_diff(v, 'test_fid')} | {_diff(v, 'test_recon_loss')} | {bound} |"
             )
-        out += [""] + [f"- {s}" for s in sentences(section, verdicts)] + [""]
+        out += [""] + [f"- {s}" for s in sentences(section, verdicts)]
+        out += [f"- {cost_line(section, ablation_of(folder))}", ""]
         out += _ablation(section, ablation_of(folder), folder)
     return "\n".join(out)
+
+
+def cost_line(section, ablation) -> str:  # noqa: ANN001
+    """What the protocol cost on this machine: every method's compute (a search's trials
+    summed) times its seeds, and the ablation's runs, in wall-clock and epochs."""
+    rows = method_rows(section)
+    seconds = sum(r.compute_s[0] * r.n_seeds for r in rows)
+    epochs = sum(r.epochs[0] * r.n_seeds for r in rows)
+    runs = [r for r in ablation if r.params.get("config.dataset") == section.dataset]
+    seconds += sum(r.metrics.get("wall_clock_s", 0.0) for r in runs)
+    epochs += sum(r.metrics.get("epochs_trained", 0.0) for r in runs)
+    return (
+        f"What the protocol cost: {epochs:,.0f} training epochs, {duration(seconds)} of "
+        f"wall-clock with one worker (every method's runs over its seeds"
+        + (f", and the ablation's {len(runs)} runs" if runs else "")
+        + "; on this machine, shared, so read the epochs)."
+    )
 
 
 def _vs(row: AblationRow, metric: str) -> str:
