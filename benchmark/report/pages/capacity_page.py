@@ -58,18 +58,7 @@ def _sizes_panel(ax: Axes, points: dict[str, list[dict]]) -> None:
         ]
         if not shown:
             continue
-        nudge = DODGE * (i - (n - 1) / 2)
-        (line,) = ax.plot(
-            [x + nudge for x, _ in shown],
-            [y for _, y in shown],
-            ls="none",
-            ms=7,
-            mec="black",
-            mew=0.5,
-            alpha=0.85,
-            **_style(i),
-        )
-        line.set_gid(f"size {method}")
+        _points(ax, shown, i, f"size {method}", nudge=DODGE * (i - (n - 1) / 2))
         sizes += [x for x, _ in shown]
         units += [y for _, y in shown]
     if not sizes:
@@ -98,6 +87,24 @@ def _sizes_panel(ax: Axes, points: dict[str, list[dict]]) -> None:
     ax.grid(alpha=0.3)
 
 
+def _points(
+    ax: Axes, shown: list[tuple[float, float]], i: int, gid: str, nudge: float = 0.0
+) -> None:
+    """One method's seeds as markers in the method's style, moved ``nudge`` sideways so
+    equal points of neighbouring methods stay visible; ``gid`` names them for tests."""
+    (line,) = ax.plot(
+        [x + nudge for x, _ in shown],
+        [y for _, y in shown],
+        ls="none",
+        ms=7,
+        mec="black",
+        mew=0.5,
+        alpha=0.85,
+        **_style(i),
+    )
+    line.set_gid(gid)
+
+
 def _rate_panel(ax: Axes, points: dict[str, list[dict]]) -> None:
     """Rate (x) against distortion (y), with lines of constant ELBO (R + D = -ELBO)."""
     xs: list[float] = []
@@ -110,16 +117,7 @@ def _rate_panel(ax: Axes, points: dict[str, list[dict]]) -> None:
         ]
         if not shown:
             continue
-        (line,) = ax.plot(
-            *zip(*shown, strict=True),
-            ls="none",
-            ms=7,
-            mec="black",
-            mew=0.5,
-            alpha=0.85,
-            **_style(i),
-        )
-        line.set_gid(f"rate {method}")
+        _points(ax, shown, i, f"rate {method}")
         xs += [x for x, _ in shown]
         ys += [y for _, y in shown]
     if not xs:
