@@ -93,10 +93,31 @@ def test_budget_bound_seeds_are_counted_and_said():
     plt.close(fig)
 
 
+def _legend(fig) -> list[str]:  # noqa: ANN001
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().texts]
+
+
 def test_no_budget_words_when_every_stop_fired():
     section = _section([_seed(1, 12, True), _seed(2, 16, True)])
     text = " ".join(sentences(section, method_verdicts(section)))
     assert BUDGET_WORDS not in text and "fired in every one of the 2 seeds" in text
+    fig = verdict_page(section)
+    assert BUDGET_WORDS not in _legend(fig)  # the legend names only what happened
+    plt.close(fig)
+    bound = verdict_page(_section([_seed(1, 12, True), _seed(2, 16, False)]))
+    assert BUDGET_WORDS in _legend(bound)
+    plt.close(bound)
+
+
+def test_one_seed_sits_on_its_methods_tick_and_the_rule_fired_once():
+    section = _section([_seed(1, 12, True)])
+    assert "The stop rule fired." in " ".join(sentences(section, method_verdicts(section)))
+    fig = verdict_page(section)
+    sizes = fig.axes[0]
+    ticks = list(sizes.get_xticks())
+    xs = [c.get_offsets()[0][0] for c in sizes.collections if len(c.get_offsets())]
+    assert xs and all(x in ticks for x in xs)
+    plt.close(fig)
 
 
 def test_one_seed_has_no_interval_and_no_band():

@@ -146,6 +146,8 @@ def sentences(section: Section, verdicts: list[MethodVerdict]) -> list[str]:
         f"{', '.join(map(str, a.budget_bound))}) the stop rule never fired: those sizes are "
         f"where the epoch budget ended ({BUDGET_WORDS}), not the rule's answer."
         if a.budget_bound
+        else " The stop rule fired."
+        if len(a.sizes) == 1
         else f" The stop rule fired in every one of the {len(a.sizes)} seeds."
     )
     which = (

@@ -50,10 +50,11 @@ def verdict_page(section: Section) -> Figure | None:
             band.low, band.high, color="#cfe3cf", zorder=0, label=f"grid's band {band.text()}"
         )
     for i, v in enumerate(verdicts):
-        for seed, size in sorted(v.sizes.items()):
+        # the seeds side by side, centred on the method's tick (one seed: on it)
+        for rank, (seed, size) in enumerate(sorted(v.sizes.items())):
             bound = seed in v.budget_bound
             sizes.scatter(
-                i + (seed - 3) * 0.06,
+                i + (rank - (len(v.sizes) - 1) / 2) * 0.06,
                 size,
                 marker=MARKERS[i % len(MARKERS)],
                 s=30,
@@ -61,15 +62,22 @@ def verdict_page(section: Section) -> Figure | None:
                 edgecolors=f"C{i}",
                 zorder=3,
             )
-    sizes.scatter(
-        [], [], marker="o", facecolors="none", edgecolors="0.3", label="stopped by the epoch budget"
-    )
+    if any(v.budget_bound for v in verdicts):  # the legend names only what happened
+        sizes.scatter(
+            [],
+            [],
+            marker="o",
+            facecolors="none",
+            edgecolors="0.3",
+            label="stopped by the epoch budget",
+        )
     sizes.set_yscale("log", base=2)
     sizes.set_yticks([4, 8, 16, 32, 64], labels=["4", "8", "16", "32", "64"])
     sizes.set_xticks(range(len(verdicts)), [v.method for v in verdicts], rotation=30, fontsize=8)
     sizes.set_ylabel("latent size handed over (one point per seed)")
     sizes.grid(alpha=0.3, axis="y")
-    sizes.legend(fontsize=7.5, loc="upper right")
+    if sizes.get_legend_handles_labels()[0]:
+        sizes.legend(fontsize=7.5, loc="upper right")
     quality = fig.add_axes((0.56, 0.56, 0.40, 0.34))
     for i, v in enumerate(verdicts):
         fid = v.test["test_fid"]
