@@ -128,9 +128,15 @@ def page_state(experiment_id: str, expanded: list[str]) -> str:
     )
 
 
+# The chart view's filter: the per-epoch validation curves of every training run, not
+# the benchmark run's one-point means over seeds.
+CHART_FILTER = "val_"
+
+
 def browse(pages: dict[str, str], out: Path, init_script: str) -> dict[str, str]:
     """Open each page in headless Chromium (Debian's, driven by Playwright), save a
-    screenshot ``out/<page>.png`` and return each page's rendered text."""
+    screenshot ``out/<page>.png`` and return each page's rendered text. On the chart
+    view the metric charts are filtered to :data:`CHART_FILTER`, as a user types it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -150,6 +156,10 @@ def browse(pages: dict[str, str], out: Path, init_script: str) -> dict[str, str]
             # scripts time to fetch and draw
             page.wait_for_load_state("load")
             page.wait_for_timeout(12000)
+            charts = page.get_by_placeholder("Search metric charts")
+            if name == "chart-view" and charts.count():
+                charts.first.fill(CHART_FILTER)
+                page.wait_for_timeout(3000)
             page.screenshot(path=str(out / f"{name}.png"))
             texts[name] = page.inner_text("body")
         browser.close()
@@ -202,7 +212,7 @@ def main() -> int:
     training = "workflowType=machine_learning"
     columns = list(HEADLINE_METRICS) + list(HEADLINE_PARAMS)
     pages = {"runs-table": (f"{base}/runs?{training}", [r.info.run_name for r in top] + columns)}
-    pages["chart-view"] = (f"{base}/runs?{training}&compareRunsMode=CHART", ["test_fid"])
+    pages["chart-view"] = (f"{base}/runs?{training}&compareRunsMode=CHART", ["val_fid"])
     if benchmark is not None:
         pages["benchmark-run"] = (
             f"{base}/runs/{benchmark.info.run_id}?{training}",
