@@ -121,11 +121,7 @@ def test_a_signal_through_mlflow_run_ends_the_run_killed_and_resumes(
     resumed = client.get_run(run_id)
     assert resumed.info.status == "FINISHED"
     history = client.get_metric_history(run_id, "train_loss")
-    assert {m.step for m in history} == set(range(1, int(PARAMS["epochs"]) + 1))
-    # The checkpoint is written after an epoch is logged: a stop between the two runs
-    # that epoch again on resume, logging its step twice, with the same value.
-    by_step: dict[int, set[float]] = {}
-    for m in history:
-        by_step.setdefault(m.step, set()).add(m.value)
-    assert all(len(values) == 1 for values in by_step.values()), by_step
+    # every epoch once: an epoch logged but stopped before its checkpoint runs again on
+    # resume, and its step is not logged a second time
+    assert sorted(m.step for m in history) == list(range(1, int(PARAMS["epochs"]) + 1))
     assert resumed.data.metrics["final_latent_dim"] >= 1

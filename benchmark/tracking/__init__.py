@@ -14,6 +14,7 @@ Naming follows docs/tracking.md. Callers use ``from benchmark import tracking`` 
 
 from benchmark.tracking.artifacts import (
     MODEL_CONFIG_FILE,
+    last_logged_epoch,
     load_model,
     log_epoch,
     log_figure,
@@ -96,6 +97,7 @@ __all__ = [
     "entry_run_liveness",
     "env_run_id",
     "experiment_name_of",
+    "last_logged_epoch",
     "load_avg_1m",
     "load_model",
     "log_epoch",

@@ -31,6 +31,14 @@ def log_epoch(record: EpochRecord) -> None:
     mlflow.log_metrics(record.metrics(), step=record.epoch)
 
 
+def last_logged_epoch(run_id: str) -> int:
+    """The last epoch ``run_id`` logged (0: none). A run stopped after logging an epoch but
+    before its checkpoint runs that epoch again on resume; the caller logs only later
+    epochs, so no step is logged twice."""
+    history = mlflow.tracking.MlflowClient().get_metric_history(run_id, "latent_dim")
+    return max((m.step for m in history), default=0)
+
+
 def log_params(params: dict[str, object]) -> None:
     """Extra params of the active run (values are stored as strings, passwords of URLs
     masked)."""

@@ -201,8 +201,13 @@ def run_training(
         # The floors first: a run stopped half way still says how noisy its FIDs are.
         tracking.log_metrics({"val_fid_floor": probe.fid_floor, "test_fid_floor": reference.floor})
 
+        # a resumed run may rerun an epoch it had logged (stopped before its checkpoint):
+        # the rerun is the same computation, so its step is not logged again
+        logged = tracking.last_logged_epoch(run.info.run_id) if resume is not None else 0
+
         def epoch_hook(record: EpochRecord) -> None:
-            tracking.log_epoch(record)
+            if record.epoch > logged:
+                tracking.log_epoch(record)
             if on_epoch is not None:
                 on_epoch(record)
 
