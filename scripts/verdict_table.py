@@ -19,6 +19,7 @@ from benchmark.report.export import ExportSource  # noqa: E402
 from benchmark.report.numbers import duration  # noqa: E402
 from benchmark.report.summary import method_rows  # noqa: E402
 from benchmark.report.verdict import GRID, MethodVerdict, method_verdicts, sentences  # noqa: E402
+from benchmark.report.views import EPOCHS_METRIC  # noqa: E402
 from benchmark.report.write import ablation_of  # noqa: E402
 
 
@@ -35,6 +36,7 @@ def _diff(v: MethodVerdict, metric: str) -> str:
 def table(folder: str) -> str:
     """The Markdown table and sentences of every section of one results folder."""
     out = []
+    ablation = ablation_of(folder)  # read once: every section filters it
     for section in collect(ExportSource(folder)):
         verdicts = method_verdicts(section)
         out += [
@@ -57,8 +59,8 @@ def table(folder: str) -> str:
                 f"{_diff(v, 'test_fid')} | {_diff(v, 'test_recon_loss')} | {bound} |"
             )
         out += [""] + [f"- {s}" for s in sentences(section, verdicts)]
-        out += [f"- {cost_line(section, ablation_of(folder))}", ""]
-        out += _ablation(section, ablation_of(folder), folder)
+        out += [f"- {cost_line(section, ablation)}", ""]
+        out += _ablation(section, ablation, folder)
     return "\n".join(out)
 
 
@@ -70,7 +72,7 @@ def cost_line(section, ablation) -> str:  # noqa: ANN001
     epochs = sum(r.epochs[0] * r.n_seeds for r in rows)
     runs = [r for r in ablation if r.params.get("config.dataset") == section.dataset]
     seconds += sum(r.metrics.get("wall_clock_s", 0.0) for r in runs)
-    epochs += sum(r.metrics.get("epochs_trained", 0.0) for r in runs)
+    epochs += sum(r.metrics.get(EPOCHS_METRIC, 0.0) for r in runs)
     return (
         f"What the protocol cost: {epochs:,.0f} training epochs, {duration(seconds)} of "
         f"wall-clock with one worker (every method's runs over its seeds"
