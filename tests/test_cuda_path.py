@@ -11,6 +11,8 @@ import mlflow
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
+from test_checkpoint import SEED, Interrupted
+from test_checkpoint import _run as train_on_cpu
 from test_decision_parity import ScriptedProbe, loop_config, random_history
 
 from benchmark.tracking import usage
@@ -21,11 +23,6 @@ from benchmark.training.loop import EpochRecord, train
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 CUDA = torch.device("cuda", 0)
-SEED = 9
-
-
-class Interrupted(Exception):
-    """Stands in for a kill after an epoch's hook, before its checkpoint is written."""
 
 
 def test_a_cpu_checkpoint_resumed_on_cuda_with_amp_trains(make_cfg, digits_data, tmp_path):
@@ -42,17 +39,7 @@ def test_a_cpu_checkpoint_resumed_on_cuda_with_amp_trains(make_cfg, digits_data,
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        train(
-            cfg,
-            digits_data,
-            None,
-            torch.device("cpu"),
-            adaptive=True,
-            progress=False,
-            probe=ScriptedProbe(history),
-            checkpoint=path,
-            on_epoch=stop_in_epoch_3,
-        )
+        train_on_cpu(cfg, digits_data, history, checkpoint=path, on_epoch=stop_in_epoch_3)
     state = load_checkpoint(path, training_fingerprint(cfg, True, cfg.initial_latent_dim))
     assert state.epoch == 2
     result = train(
@@ -82,8 +69,9 @@ def test_the_random_stream_saved_on_cuda_restores():
 
 
 def test_nvml_reads_this_process_gpu_time(mlflow_store):
-    """NVML in-process, on this GPU: a run that keeps the GPU busy logs a non-negative
-    ``gpu_time_s`` and says what it counts (on a MIG instance: not measured, and why)."""
+    """NVML in-process, on this GPU: a run that keeps the GPU busy logs ``gpu_time_s``
+    and says what it counts. On a MIG instance NVML reads no utilisation, so this fails
+    there, with the tag's "not measured" and why as its message."""
     pytest.importorskip("pynvml", reason="needs nvidia-ml-py (pip install -e '.[gpu]')")
     x = torch.randn(2048, 2048, device=CUDA)
     with mlflow.start_run() as run, usage.usage_metrics(CUDA):
