@@ -51,8 +51,9 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 GOAL_S = 120.0  # the 200-epoch full-MNIST paper run, training and validation included
 # The least seconds a check needs to be worth starting (its runs' start-up, data and
 # domain CNN included), on a GPU and in the CPU dry run. GPU figures are estimates from
-# the 2026-11-26 H200 epoch times, not measurements; the dry run's about half of what
-# each took on this project's shared 2-core CPU machine (78, about 110 and 41 s).
+# the 2026-11-26 H200 epoch times, not measurements. The dry run's: about half of what
+# the workers and the paper run took on this project's shared 2-core CPU machine (78 and
+# 41 s); the resume's is a guess, its run before the stop is not timed on its own.
 NEED_S = {
     False: {"workers": 60.0, "resume": 45.0, "paper": 60.0},
     True: {"workers": 40.0, "resume": 30.0, "paper": 20.0},
