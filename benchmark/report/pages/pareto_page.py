@@ -110,9 +110,15 @@ def _label_sizes(ax: Axes, curve: list[tuple[int, float, float]], factor: float)
         last = q
 
 
-def _panel(ax: Axes, section: Section, rows: list[MethodRow], metric: str) -> list[str]:
-    """One quality axis: grid sizes, seeds, means with error bars, the front; returns
-    the labels of the methods on the front."""
+def _panel(
+    ax: Axes,
+    section: Section,
+    rows: list[MethodRow],
+    per_seed: dict[str, list[dict[str, float]]],
+    metric: str,
+) -> list[str]:
+    """One quality axis: grid sizes, seeds (``per_seed``: each method's per-seed values),
+    means with error bars, the front; returns the labels of the methods on the front."""
     curve = grid_curve(section, metric, EPOCHS)
     curve = [c for c in curve if c[1] == c[1]]  # sizes without an epoch count: no x
     means = {r.method: (r.epochs[0], r.test.get(metric, (math.nan, math.nan))[0]) for r in rows}
@@ -128,7 +134,7 @@ def _panel(ax: Axes, section: Section, rows: list[MethodRow], metric: str) -> li
         colour, marker, f = f"C{j % 10}", MARKERS[j % len(MARKERS)], factors[row.method]
         seeds = [
             (v["epochs"] * f, v[metric])
-            for v in per_seed_values(section, row.method, rows[0].measure)
+            for v in per_seed[row.method]
             if not math.isnan(v.get(metric, math.nan)) and v["epochs"] == v["epochs"]
         ]
         if seeds:
@@ -220,11 +226,13 @@ def methods_page(section: Section, rows: list[MethodRow]) -> Figure | None:
     if not {r.method for r in rows} - set(FIRST_REPORT_METHODS):
         return None
     measure = rows[0].measure
+    # each method's per-seed values, once for both panels
+    per_seed = {r.method: per_seed_values(section, r.method, measure) for r in rows}
     fig = page(f"{section.dataset}: every method, compute against test quality, in training epochs")
     fronts, axes = [], []
     for i, (metric, label, name) in enumerate(QUALITY):
         ax = fig.add_axes((0.07 + i * 0.48, 0.34, 0.41, 0.58))
-        front = _panel(ax, section, rows, metric)
+        front = _panel(ax, section, rows, per_seed, metric)
         ax.set_ylabel(label)
         fronts.append(f"on {name}, {', '.join(front) or 'none (no values)'}")
         axes.append(ax)
