@@ -165,9 +165,8 @@ def load_dataset_overrides(preset: str, dataset: str) -> dict[str, Any]:
 def parse_int_list(text: str, name: str = "latent_sizes") -> list[int]:
     """Parse "4,8,16" into [4, 8, 16]; empty items, non-integers, values < 1 and
     duplicates are refused."""
-    items = [t.strip() for t in str(text).split(",")]
-    try:
-        values = [int(t) for t in items]  # an empty item fails too
+    try:  # int() strips the spaces around an item; an empty item fails
+        values = [int(t) for t in str(text).split(",")]
     except ValueError:
         raise ConfigError(
             f"{name}={text!r} is malformed; expected comma-separated integers >= 1"
@@ -364,7 +363,8 @@ def npz_file(data_dir: Path) -> Path:
     named = sorted(p for p in data_dir.iterdir() if p.suffix.lower() == ".npz")
     files = [p for p in named if p.is_file()]
     if len(files) != 1:  # a folder named like the file is named as such
-        found = [p.name if p.is_file() else f"{p} is a folder, not a file" for p in named]
+        found = [p.name for p in files]  # a link to nothing is neither
+        found += [f"{p} is a folder, not a file" for p in named if p.is_dir()]
         raise ConfigError(
             f"data_dir {str(data_dir)!r} must hold exactly one .npz file (found: "
             f"{', '.join(found) or 'none'}); or set data_dir to the file itself"

@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the end-to-end tests' command lines and environment
+from commands import mlflow_run_command, subprocess_env  # noqa: E402
+
 # (signal, to the whole process group?)
 CASES = (
     (signal.SIGINT, True),
@@ -37,20 +40,6 @@ CASES = (
 # How long the stopped run's status may take to settle: the guard waits for MLflow's CLI
 # to exit, imports MLflow and writes (about 12 s measured on a loaded 2-core machine).
 SETTLE_S = 90.0
-
-
-def _env(uri: str) -> dict[str, str]:
-    """This environment without any MLflow run or experiment variable, pointed at ``uri``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return env | {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
-
-
-def _command(params: dict[str, str]) -> list[str]:
-    cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "adaptive"]
-    cmd += ["--env-manager", "local", "--experiment-name", "Default"]
-    for name, value in params.items():
-        cmd += ["-P", f"{name}={value}"]
-    return cmd
 
 
 def _entry_point(cli_pid: int) -> int:
@@ -99,9 +88,10 @@ def measure(
 
     work.mkdir(parents=True)
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    env = _env(uri)
+    env = subprocess_env(uri)
     client = MlflowClient(uri)
-    cli = subprocess.Popen(_command(params), env=env, cwd=work, stdout=subprocess.PIPE,
+    command = mlflow_run_command("adaptive", "Default", params)
+    cli = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     run_id = _wait_for_epochs(client, cli, stop_after)
     if to_group:
@@ -111,8 +101,9 @@ def measure(
     cli.communicate(timeout=300)
     stopped = _settled(client, run_id)
     stopped_epochs = len(_epochs(client, run_id))
-    again = subprocess.run(_command(params | {"resume_run_id": run_id}), env=env, cwd=work,
-                           capture_output=True, text=True, timeout=1200)  # fmt: skip
+    command = mlflow_run_command("adaptive", "Default", params | {"resume_run_id": run_id})
+    again = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True,
+                           timeout=1200)  # fmt: skip
     resumed = client.get_run(run_id)
     epochs = _epochs(client, run_id)
     every = epochs == list(range(1, int(params["epochs"]) + 1))

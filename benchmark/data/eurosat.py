@@ -62,6 +62,8 @@ def _read_eurosat_image(path: Path, layout: str) -> np.ndarray:
             size, mode = img.size, img.mode
             if size == (EUROSAT_SIDE, EUROSAT_SIDE) and mode == "RGB":
                 return np.asarray(img, dtype=np.uint8)
+    except IsADirectoryError:  # named as an image, so meant as one: not skipped in silence
+        raise DataError(f"{path} is a folder, not a file; expected {layout}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # PIL's errors for bad files
         raise DataError(f"cannot read image {path}: {one_line(exc)}; expected {layout}") from None
     raise DataError(f"image {path} is {size[0]}x{size[1]} {mode}; expected {layout}")
@@ -95,9 +97,6 @@ def read_eurosat_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     labels: list[int] = []
     for label, name in enumerate(classes):
         files = sorted(f for f in (folder / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        for f in files:  # named as an image, so meant as one: not skipped in silence
-            if f.is_dir():
-                raise DataError(f"{f} is a folder, not a file; expected {layout}")
         if not files:
             raise DataError(f"class folder {folder / name} has no images; expected {layout}")
         paths += files
