@@ -186,6 +186,11 @@ def method_rows(section: Section, measure: str = DEFAULT_MEASURE) -> list[Method
     return rows
 
 
+def _duration(value: tuple[float, float], n_seeds: int) -> str:
+    """A mean duration in its unit, with its sd over seeds where there are several."""
+    return duration(value[0], value[1] if n_seeds > 1 else None)
+
+
 def noise_warnings(rows: list[MethodRow]) -> list[str]:
     """One line per method whose timings (time to answer, compute) vary over seeds by
     more than half their mean."""
@@ -262,8 +267,8 @@ def verdict(section: Section, rows: list[MethodRow]) -> list[str]:
             )
             lines.append(
                 f"Compute, as {MEASURE_WORDS[g.measure]}: one ALD-VAE run took "
-                f"{fmt(a.compute_s, 1, n)} s; the trials of {name} took "
-                f"{fmt(g.compute_s, 1, g.n_seeds)} s on one machine, "
+                f"{_duration(a.compute_s, n)}; the trials of {name} took "
+                f"{_duration(g.compute_s, g.n_seeds)} on one machine, "
                 f"{g.compute_vs_adaptive.value:.2f}x the adaptive run's mean{spread}{epochs}."
             )
         floor = _floor_note(a.test["test_fid"][0], g.test["test_fid"][0], section.test_fid_floor)
@@ -317,7 +322,7 @@ def cheapest_in_top(section: Section, rows: list[MethodRow]) -> list[str]:
         best = min(fits, key=lambda r: r.compute_s[0])
         first = (
             f"Cheapest method whose model the grid's selection rule ranks in the top "
-            f"{TOP_RANKS} on every seed: {best.label}, {fmt(best.compute_s, 1, best.n_seeds)} s "
+            f"{TOP_RANKS} on every seed: {best.label}, {_duration(best.compute_s, best.n_seeds)} "
             f"of compute ({MEASURE_WORDS[best.measure]})."
         )
     if not listing:
